@@ -1,0 +1,96 @@
+"""The seed cast as fixtures: Karen and Ken (end users), John (Support), Jane (Online Banking)
+and the admin, with the seed story's configuration (seed_demo)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from accounts.models import DepartmentMembership, Role, User
+from sla.models import SLAPlan
+from tickets.models import Department, HelpTopic, Priority, Status, TicketState
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(autouse=True)
+def _media(settings: object, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def seed(db: None) -> None:
+    call_command("seed_demo", "--password", PASSWORD, "--no-tickets", stdout=io.StringIO())
+
+
+@pytest.fixture
+def karen(seed: None) -> User:
+    return User.objects.get(email="karen@example.com")
+
+
+@pytest.fixture
+def ken(seed: None) -> User:
+    return User.objects.get(email="ken@example.com")
+
+
+@pytest.fixture
+def john(seed: None) -> User:
+    return User.objects.get(email="john@example.com")
+
+
+@pytest.fixture
+def jane(seed: None) -> User:
+    return User.objects.get(email="jane@example.com")
+
+
+@pytest.fixture
+def admin(seed: None) -> User:
+    return User.objects.get(email="admin@example.com")
+
+
+@pytest.fixture
+def support(seed: None) -> Department:
+    return Department.objects.get(name="Support")
+
+
+@pytest.fixture
+def online_banking(seed: None) -> Department:
+    return Department.objects.get(name="Online Banking")
+
+
+@pytest.fixture
+def report_a_problem(seed: None) -> HelpTopic:
+    return HelpTopic.objects.get(name="Report a Problem")
+
+
+@pytest.fixture
+def priorities(seed: None) -> dict[str, Priority]:
+    return {p.name: p for p in Priority.objects.all()}
+
+
+@pytest.fixture
+def statuses(seed: None) -> dict[str, Status]:
+    return {s.state: s for s in Status.objects.filter(is_default=True)}
+
+
+@pytest.fixture
+def plans(seed: None) -> dict[str, SLAPlan]:
+    return {p.name: p for p in SLAPlan.objects.all()}
+
+
+@pytest.fixture
+def viewer(seed: None, support: Department) -> User:
+    """Vic, an agent of Support whose role only lets him look."""
+    vic = User.objects.create_user("vic@example.com", PASSWORD, name="Vic Viewer", kind=User.Kind.AGENT)
+    DepartmentMembership.objects.create(
+        agent=vic, department=support, role=Role.objects.get(name="Read only"), is_primary=True
+    )
+    return vic
+
+
+@pytest.fixture
+def open_state() -> str:
+    return TicketState.OPEN

@@ -1,0 +1,162 @@
+"""The SLA clocks as the ticket services keep them, with SLA.md's worked examples."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+import time_machine
+
+from sla.models import ClockState, ClockTarget, Schedule, ScheduleInterval, SLAPlan, SLAPriorityTarget
+from sla.services import sla_sweep
+from tests.factories import ticket_open
+from tickets import services
+from tickets.models import EventKind, TicketState
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)  # a Tuesday
+
+
+def at(hours: float = 0, minutes: float = 0) -> datetime:
+    return T0 + timedelta(hours=hours, minutes=minutes)
+
+
+def clock(ticket, target=ClockTarget.RESOLUTION):
+    return ticket.clocks.get(target=target)
+
+
+def test_waiting_on_customer_pauses_the_clock_and_resuming_moves_the_due_instant(karen, john, plans) -> None:
+    # 24/7, created 08:00, resolution 2 h, waiting on customer 09:00-10:05: due 11:05.
+    plan = SLAPlan.objects.create(name="Two hours", resolution_minutes=120)
+    plan.pause_statuses.set(plans["Default SLA"].pause_statuses.all())
+    with time_machine.travel(at(), tick=False):
+        ticket = ticket_open(karen, sla_plan=plan, actor=john)
+        assert ticket.due_at == at(2)
+    with time_machine.travel(at(1), tick=False):
+        ticket = services.ticket_wait_on_customer(ticket=ticket, actor=john)
+        assert ticket.due_at is None
+        assert clock(ticket).state == ClockState.PAUSED
+    with time_machine.travel(at(2, 5), tick=False):
+        services.ticket_add_message(ticket=ticket, author=karen, body="Here you go")
+    ticket.refresh_from_db()
+    assert ticket.due_at == at(3, 5)
+    assert clock(ticket).elapsed_seconds == 3600
+    assert [k for k in ticket.events.values_list("kind", flat=True) if k.startswith("sla_")] == [
+        EventKind.SLA_STARTED,
+        EventKind.SLA_PAUSED,
+        EventKind.SLA_RESUMED,
+    ]
+
+
+def test_next_response_does_not_run_before_the_first_response_is_met(karen, john) -> None:
+    plan = SLAPlan.objects.create(
+        name="FR4 NR1", first_response_minutes=240, next_response_minutes=60, resolution_minutes=2400
+    )
+    with time_machine.travel(at(), tick=False):
+        ticket = ticket_open(karen, sla_plan=plan, actor=john)
+    with time_machine.travel(at(0, 30), tick=False):
+        services.ticket_add_message(ticket=ticket, author=karen, body="Any news?")
+    assert not ticket.clocks.filter(target=ClockTarget.NEXT_RESPONSE).exists()
+    ticket.refresh_from_db()
+    assert ticket.first_response_due_at == at(4)
+    with time_machine.travel(at(1), tick=False):
+        services.ticket_reply(ticket=ticket, actor=john, body="Looking")
+    with time_machine.travel(at(2), tick=False):
+        services.ticket_add_message(ticket=ticket, author=karen, body="Still down")
+    with time_machine.travel(at(2, 20), tick=False):
+        services.ticket_add_message(ticket=ticket, author=karen, body="Hello?")
+    # It counts from the oldest unanswered message.
+    assert clock(ticket, ClockTarget.NEXT_RESPONSE).due_at == at(3)
+    with time_machine.travel(at(2, 30), tick=False):
+        services.ticket_reply(ticket=ticket, actor=john, body="Fixing")
+    assert clock(ticket, ClockTarget.NEXT_RESPONSE).state == ClockState.MET
+
+
+def test_raising_the_priority_retargets_keeping_elapsed_time(karen, john, priorities) -> None:
+    # 8 h target with 3 h elapsed, priority raised to a 4 h target: 1 h left; breach at 4 h elapsed.
+    plan = SLAPlan.objects.create(name="By priority", resolution_minutes=8 * 60)
+    SLAPriorityTarget.objects.create(plan=plan, priority=priorities["Emergency"], resolution_minutes=4 * 60)
+    with time_machine.travel(at(), tick=False):
+        ticket = ticket_open(karen, sla_plan=plan, actor=john)
+        assert ticket.due_at == at(8)
+    with time_machine.travel(at(3), tick=False):
+        ticket = services.ticket_set_priority(ticket=ticket, actor=john, priority=priorities["Emergency"])
+    assert ticket.due_at == at(4)
+    assert clock(ticket).elapsed_seconds == 3 * 3600
+    assert ticket.events.filter(kind=EventKind.SLA_RETARGETED).exists()
+    assert sla_sweep(now=at(3, 59)).breached == []
+    assert len(sla_sweep(now=at(4)).breached) == 1
+
+
+def test_sixteen_business_hours_from_tuesday_ten_fall_due_thursday_ten(karen, john) -> None:
+    office = Schedule.objects.create(name="Nine to five", timezone="UTC")
+    for day in range(5):
+        ScheduleInterval.objects.create(schedule=office, weekday=day, start=time(9), end=time(17))
+    plan = SLAPlan.objects.create(name="Two days", schedule=office, resolution_minutes=16 * 60)
+    with time_machine.travel(datetime(2026, 3, 3, 10, 0, tzinfo=UTC), tick=False):
+        ticket = ticket_open(karen, sla_plan=plan, actor=john)
+    assert ticket.due_at == datetime(2026, 3, 5, 10, 0, tzinfo=UTC)
+
+
+def test_resolving_meets_the_clock_and_a_reopen_carries_the_elapsed_time(karen, john) -> None:
+    plan = SLAPlan.objects.create(name="Ten hours", resolution_minutes=600)
+    with time_machine.travel(at(), tick=False):
+        ticket = ticket_open(karen, sla_plan=plan, actor=john)
+    with time_machine.travel(at(2), tick=False):
+        ticket = services.ticket_resolve(ticket=ticket, actor=john)
+    assert clock(ticket).state == ClockState.MET and ticket.due_at is None
+    with time_machine.travel(at(5), tick=False):
+        services.ticket_add_message(ticket=ticket, author=karen, body="Broken again")
+    ticket.refresh_from_db()
+    reopened = clock(ticket)
+    assert (reopened.state, reopened.cycle, reopened.elapsed_seconds) == (ClockState.RUNNING, 2, 2 * 3600)
+    assert ticket.due_at == at(13)
+
+
+def test_changing_to_no_plan_stops_the_clocks(karen, john) -> None:
+    ticket = ticket_open(karen)
+    ticket = services.ticket_set_sla_plan(ticket=ticket, actor=john, sla_plan=None)
+    assert ticket.due_at is None
+    assert clock(ticket).state == ClockState.STOPPED
+
+
+def test_the_sweep_marks_an_overdue_ticket_and_alerts_once(karen, john, admin) -> None:
+    plan = SLAPlan.objects.create(name="One hour", resolution_minutes=60, warn_at_percent=50)
+    with time_machine.travel(at(), tick=False):
+        ticket = ticket_open(karen, sla_plan=plan, actor=john)
+        services.ticket_assign(ticket=ticket, actor=john, assignee=john)
+    assert sla_sweep(now=at(0, 29)).warned == []
+    assert len(sla_sweep(now=at(0, 30)).warned) == 1
+    result = sla_sweep(now=at(1, 1))
+    assert len(result.breached) == 1
+    assert sla_sweep(now=at(1, 2)).breached == []
+    ticket.refresh_from_db()
+    assert ticket.is_overdue
+    overdue = ticket.events.get(kind=EventKind.OVERDUE)
+    alerted = set(overdue.notifications.values_list("recipient_email", flat=True))
+    assert alerted == {"john@example.com", "admin@example.com"}  # the assignee and the manager
+    assert ticket.events.filter(kind=EventKind.SLA_WARNING).count() == 1
+
+
+def test_resolving_an_overdue_ticket_clears_the_flag(karen, john) -> None:
+    plan = SLAPlan.objects.create(name="One hour", resolution_minutes=60)
+    with time_machine.travel(at(), tick=False):
+        ticket = ticket_open(karen, sla_plan=plan, actor=john)
+    sla_sweep(now=at(2))
+    with time_machine.travel(at(2), tick=False):
+        ticket = services.ticket_resolve(ticket=ticket, actor=john)
+    assert ticket.is_overdue is False
+    met = ticket.events.get(kind=EventKind.SLA_MET)
+    assert met.data["late"] is True
+
+
+def test_a_breach_can_raise_the_priority_through_the_services(karen, john, priorities) -> None:
+    plan = SLAPlan.objects.create(name="Escalating", resolution_minutes=60, breach_raise_priority=True)
+    with time_machine.travel(at(), tick=False):
+        ticket = ticket_open(karen, sla_plan=plan, actor=john)
+    sla_sweep(now=at(1))
+    ticket.refresh_from_db()
+    assert ticket.priority == priorities["High"]
+    assert ticket.state == TicketState.OPEN
+    assert ticket.events.get(kind=EventKind.PRIORITY_CHANGED).actor is None
