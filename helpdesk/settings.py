@@ -58,7 +58,9 @@ INSTALLED_APPS = [
     "tickets",
     "sla",
     "notifications",
+    "inbound",
     "api",
+    "adminpanel",
 ]
 
 MIDDLEWARE = [

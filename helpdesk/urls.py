@@ -6,6 +6,10 @@ from helpdesk.health import healthz
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("django-admin/", admin.site.urls),
+    path("staff/admin/mail/", include("inbound.urls")),
+    path("staff/admin/", include("adminpanel.urls")),
     path("staff/", include("tickets.urls.staff")),
+    path("api/v1/", include("sla.api_urls")),
+    path("api/", include("api.urls")),
     path("", include("tickets.urls.portal")),
 ]
