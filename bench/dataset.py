@@ -132,7 +132,7 @@ class Table:
                 self.defaults[field.attname] = default
             elif field.null:
                 self.defaults[field.attname] = None
-        self.columns = ", ".join(connection.ops.quote_name(f.column) for f in self.fields)
+        self.columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in self.fields)
 
     def copy(self, rows: Iterable[dict[str, Any]]) -> int:
         buffer = io.StringIO()
@@ -191,7 +191,7 @@ class Cast:
 
 
 def _next_id(model: type[models.Model]) -> int:
-    last = model.objects.aggregate(m=models.Max("id"))["m"]
+    last = model._default_manager.aggregate(m=models.Max("id"))["m"]
     return (last or 0) + 1
 
 
@@ -214,7 +214,7 @@ def build_cast(
             HelpTopic.objects.create(name=f"Requests for department {dep}", department_id=dep, sla_plan=default_plan)
 
     existing_agents = User.objects.filter(kind=User.Kind.AGENT, email__endswith="@bench.example").count()
-    new_users = []
+    new_users: list[dict[str, Any]] = []
     now = datetime.now(tz=UTC)
     first = _next_id(User)
     for i in range(existing_agents, agents):
@@ -378,7 +378,7 @@ def load_tickets(
             ticket_id = ids[Ticket]
             ids[Ticket] += 1
             status = cast.statuses[state]
-            entries: list[tuple[str, int | None, datetime]] = [(EntryKind.MESSAGE, requester, created)]
+            entries: list[tuple[str, int | None, datetime]] = [(EntryKind.MESSAGE.value, requester, created)]
             if responded:
                 at = first_response
                 entries.append((EntryKind.RESPONSE, assignee or rng.choice(agents_here), at))
@@ -386,9 +386,11 @@ def load_tickets(
                     at = at + timedelta(seconds=rng.randint(600, 12 * 3600))
                     if at >= now:
                         break
-                    kind = rng.choices([EntryKind.MESSAGE, EntryKind.RESPONSE, EntryKind.NOTE], weights=[4, 4, 2])[0]
-                    author = requester if kind == EntryKind.MESSAGE else (assignee or rng.choice(agents_here))
-                    entries.append((kind, author, at))
+                    entry_kind = rng.choices(
+                        [EntryKind.MESSAGE, EntryKind.RESPONSE, EntryKind.NOTE], weights=[4, 4, 2]
+                    )[0]
+                    poster = requester if entry_kind == EntryKind.MESSAGE else (assignee or rng.choice(agents_here))
+                    entries.append((entry_kind, poster, at))
             last = entries[-1][2]
             updated = max(filter(None, [last, resolved, closed]))
             rows[Ticket].append({
@@ -404,14 +406,16 @@ def load_tickets(
                 "resolved_at": resolved, "closed_at": closed, "version": len(entries) + 2,
             })  # fmt: skip
             first_entry = ids[ThreadEntry]
-            for kind, author, at in entries:
+            for entry_kind, poster, at in entries:
                 rows[ThreadEntry].append({
-                    "id": ids[ThreadEntry], "ticket_id": ticket_id, "kind": kind, "author_id": author,
-                    "author_name": cast.agent_names.get(author or 0, "Customer"), "body": _body(rng), "body_html": "",
+                    "id": ids[ThreadEntry], "ticket_id": ticket_id, "kind": entry_kind, "author_id": poster,
+                    "author_name": cast.agent_names.get(poster or 0, "Customer"), "body": _body(rng), "body_html": "",
                     "source": TicketSource.WEB, "created_at": at,
                 })  # fmt: skip
                 ids[ThreadEntry] += 1
-            events = [(EventKind.CREATED, requester, "", "", created, first_entry)]
+            events: list[tuple[str, int | None, str, str, datetime, int | None]] = [
+                (EventKind.CREATED, requester, "", "", created, first_entry)
+            ]
             if assignee:
                 events.append(
                     (
@@ -427,9 +431,9 @@ def load_tickets(
                 events.append((EventKind.STATUS_CHANGED, assignee, "Open", "Resolved", resolved, None))
             if closed:
                 events.append((EventKind.STATUS_CHANGED, None, "Resolved", "Closed", closed, None))
-            for kind, actor, old, new, at, entry in events:
+            for event_kind, actor, old, new, at, entry in events:
                 rows[TicketEvent].append({
-                    "id": ids[TicketEvent], "ticket_id": ticket_id, "kind": kind, "actor_id": actor, "from_value": old,
+                    "id": ids[TicketEvent], "ticket_id": ticket_id, "kind": event_kind, "actor_id": actor, "from_value": old,
                     "to_value": new, "entry_id": entry, "data": {}, "created_at": at,
                 })  # fmt: skip
                 ids[TicketEvent] += 1
