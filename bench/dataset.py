@@ -406,11 +406,11 @@ def load_tickets(
                 "resolved_at": resolved, "closed_at": closed, "version": len(entries) + 2,
             })  # fmt: skip
             first_entry = ids[ThreadEntry]
-            for entry_kind, poster, at in entries:
+            for row_kind, row_author, row_at in entries:
                 rows[ThreadEntry].append({
-                    "id": ids[ThreadEntry], "ticket_id": ticket_id, "kind": entry_kind, "author_id": poster,
-                    "author_name": cast.agent_names.get(poster or 0, "Customer"), "body": _body(rng), "body_html": "",
-                    "source": TicketSource.WEB, "created_at": at,
+                    "id": ids[ThreadEntry], "ticket_id": ticket_id, "kind": row_kind, "author_id": row_author,
+                    "author_name": cast.agent_names.get(row_author or 0, "Customer"), "body": _body(rng), "body_html": "",
+                    "source": TicketSource.WEB, "created_at": row_at,
                 })  # fmt: skip
                 ids[ThreadEntry] += 1
             events: list[tuple[str, int | None, str, str, datetime, int | None]] = [
