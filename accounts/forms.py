@@ -95,7 +95,10 @@ class ProfileForm(forms.Form):
         label="Phone", max_length=32, required=False, widget=forms.TextInput(attrs={"autocomplete": "tel"})
     )
     time_zone = forms.ChoiceField(
-        label="Time zone", required=False, choices=_time_zone_choices, help_text="Dates on your tickets are shown in it."
+        label="Time zone",
+        required=False,
+        choices=_time_zone_choices,
+        help_text="Dates on your tickets are shown in it.",
     )
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:

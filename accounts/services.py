@@ -77,7 +77,9 @@ def end_user_register(*, email: str, name: str, password: str, now: datetime | N
     return user
 
 
-def user_password_set(*, user: User, password: str, address_verified: bool = False, now: datetime | None = None) -> User:
+def user_password_set(
+    *, user: User, password: str, address_verified: bool = False, now: datetime | None = None
+) -> User:
     """A new password (validated by the caller). `address_verified`: it came through a link
     mailed to the user's address, which proves they read that mailbox."""
     user.set_password(password)

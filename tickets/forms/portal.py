@@ -143,7 +143,7 @@ class StatusCheckForm(forms.Form):
     )
     number = forms.RegexField(
         label="Ticket number",
-        regex=r"^\s*#?\s*[1-9][0-9]{0,17}\s*$",
+        regex=r"^\s*#?\s*[1-9][0-9]{0,18}\s*$",
         max_length=24,
         error_messages={"invalid": "Enter the ticket number: digits only, as in the email we sent."},
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
@@ -171,7 +171,7 @@ class RateForm(forms.Form):
     rating = forms.TypedChoiceField(
         label="How did we do?",
         coerce=int,
-        choices=[(5, "5 – Excellent"), (4, "4 – Good"), (3, "3 – Fair"), (2, "2 – Poor"), (1, "1 – Very poor")],
+        choices=[(5, "5: excellent"), (4, "4: good"), (3, "3: fair"), (2, "2: poor"), (1, "1: very poor")],
         widget=forms.RadioSelect,
         error_messages={"required": "Choose a rating from 1 to 5.", "invalid_choice": "Choose a rating from 1 to 5."},
     )

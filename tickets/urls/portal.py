@@ -38,9 +38,7 @@ urlpatterns = [
         auth_views.PasswordResetDoneView.as_view(template_name="registration/password_reset_done.html"),
         name="password_reset_done",
     ),
-    path(
-        "password/reset/<uidb64>/<token>/", account.PasswordResetConfirmView.as_view(), name="password_reset_confirm"
-    ),
+    path("password/reset/<uidb64>/<token>/", account.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("account/", account.profile, name="profile"),
     path("account/password/", account.PasswordChangeView.as_view(), name="password_change"),
 ]

@@ -13,7 +13,7 @@ CSP that forbids everything and sandboxes the document should a browser render i
 from __future__ import annotations
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponseBase
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
@@ -47,7 +47,7 @@ def _may_download(request: HttpRequest, attachment: Attachment, token: str | Non
 
 
 @require_safe
-def attachment_download(request: HttpRequest, pk: int, token: str | None = None) -> HttpResponse:
+def attachment_download(request: HttpRequest, pk: int, token: str | None = None) -> HttpResponseBase:
     if token is None and not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path(), reverse("portal:login"))
     attachment = Attachment.objects.select_related("entry").filter(pk=pk).first()

@@ -48,6 +48,7 @@ class LoginView(auth_views.LoginView):
         if wait:
             # Unbound: a throttled attempt is not checked against the password at all.
             form = self.get_form_class()(request=request, initial={"username": request.POST.get("username", "")})
+            form.cleaned_data = {}
             form.add_error(None, throttle_message(wait))
             return self.render_to_response(self.get_context_data(form=form), status=429)
         return super().post(request, *args, **kwargs)  # type: ignore[no-any-return]
@@ -146,7 +147,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         response["Referrer-Policy"] = "no-referrer"
         return response
 
-    def form_valid(self, form: Form) -> HttpResponse:
+    def form_valid(self, form: PortalSetPasswordForm) -> HttpResponse:  # type: ignore[override]
         messages.success(self.request, "Your password is changed and you are signed in.")
         return super().form_valid(form)  # type: ignore[no-any-return]
 
@@ -178,6 +179,6 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     form_class = PortalPasswordChangeForm
     success_url = reverse_lazy("portal:profile")
 
-    def form_valid(self, form: Form) -> HttpResponse:
+    def form_valid(self, form: PortalPasswordChangeForm) -> HttpResponse:  # type: ignore[override]
         messages.success(self.request, "Your password is changed.")
         return super().form_valid(form)  # type: ignore[no-any-return]

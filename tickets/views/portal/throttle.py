@@ -63,9 +63,7 @@ def throttle_wait(request: HttpRequest, throttle: Throttle, *, address: str = ""
     wait = 0
     for group, rate, value in keys:
         try:
-            usage = get_usage(
-                request, group=group, key=lambda _g, _r, v=value: v, rate=rate, increment=count
-            )
+            usage = get_usage(request, group=group, key=lambda _g, _r, v=value: v, rate=rate, increment=count)
         except Exception:  # the cache is down: let the request through
             logger.exception("throttle %s: the cache could not be reached", group)
             continue
@@ -78,5 +76,7 @@ def throttle_wait(request: HttpRequest, throttle: Throttle, *, address: str = ""
 
 def throttle_message(wait: int) -> str:
     minutes = (wait + 59) // 60
-    when = f"{minutes} minute{'s' if minutes != 1 else ''}" if wait >= 60 else f"{wait} second{'s' if wait != 1 else ''}"
+    when = (
+        f"{minutes} minute{'s' if minutes != 1 else ''}" if wait >= 60 else f"{wait} second{'s' if wait != 1 else ''}"
+    )
     return f"Too many attempts from this address or network. Wait {when} and try again."

@@ -212,9 +212,11 @@ def ticket_page(
     *,
     reply_form: ReplyForm | None = None,
     rate_form: RateForm | None = None,
-    close_error: str = "",
+    refusal: str = "",
     status: int = 200,
 ) -> HttpResponse:
+    """The ticket's page; `refusal` is why an action was refused (shown at the top, since the
+    form that asked may no longer apply: a reply past the reopen window, a second rating)."""
     ticket, person = access.ticket, access.person
     entries = list(thread_entries_for_user(ticket=ticket, user=person).filter(kind__in=PUBLIC_KINDS))
     for entry in entries:
@@ -233,7 +235,7 @@ def ticket_page(
         "may_rate": access.is_requester and not ticket.is_active and ticket.rated_at is None,
         "reply_form": reply_form or ReplyForm(),
         "rate_form": rate_form or RateForm(),
-        "close_error": close_error,
+        "refusal": refusal,
         "reopen_days": settings.TICKET_REOPEN_DAYS,
     }
     response = render_for(request, "portal/ticket.html", context, person=person, status=status)
@@ -269,8 +271,7 @@ def _reply(request: HttpRequest, access: Access) -> HttpResponse:
         _field_error(form, refused)
         return ticket_page(request, access, reply_form=form, status=400)
     except (ActionNotAllowed, InvalidTransition) as refused:
-        form.add_error(None, str(refused))
-        return ticket_page(request, access, reply_form=form, status=_refusal_status(refused))
+        return ticket_page(request, access, reply_form=form, refusal=str(refused), status=_refusal_status(refused))
     messages.success(request, "Your reply was added to the ticket.")
     return redirect(access.url())
 
@@ -279,7 +280,7 @@ def _close(request: HttpRequest, access: Access) -> HttpResponse:
     try:
         ticket_close(ticket=access.ticket, actor=access.person)
     except (ActionNotAllowed, InvalidTransition) as refused:
-        return ticket_page(request, access, close_error=str(refused), status=_refusal_status(refused))
+        return ticket_page(request, access, refusal=str(refused), status=_refusal_status(refused))
     messages.success(request, "Thank you: the ticket is closed. A reply reopens it if the problem comes back.")
     return redirect(access.url())
 
@@ -295,12 +296,11 @@ def _rate(request: HttpRequest, access: Access) -> HttpResponse:
             rating=form.cleaned_data["rating"],
             comment=form.cleaned_data["comment"],
         )
-    except (InvalidInput, ActionNotAllowed, InvalidTransition) as refused:
-        if isinstance(refused, InvalidInput):
-            _field_error(form, refused)
-        else:
-            form.add_error(None, str(refused))
-        return ticket_page(request, access, rate_form=form, status=_refusal_status(refused))
+    except InvalidInput as refused:
+        _field_error(form, refused)
+        return ticket_page(request, access, rate_form=form, status=400)
+    except (ActionNotAllowed, InvalidTransition) as refused:
+        return ticket_page(request, access, rate_form=form, refusal=str(refused), status=_refusal_status(refused))
     messages.success(request, "Thank you for rating the help.")
     return redirect(access.url())
 
@@ -325,9 +325,7 @@ def _link_access(request: HttpRequest, token: str) -> Access | HttpResponse:
     try:
         return access_by_link(token)
     except Http404:
-        response = render_for(
-            request, "portal/link_invalid.html", {"link_days": settings.TICKET_LINK_DAYS}, status=404
-        )
+        response = render_for(request, "portal/link_invalid.html", {"link_days": settings.TICKET_LINK_DAYS}, status=404)
         response["Referrer-Policy"] = "no-referrer"
         return response
 
