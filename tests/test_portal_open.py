@@ -99,7 +99,7 @@ def test_the_auto_response_carries_the_number_and_a_link_that_opens_the_ticket(
     page = stranger.get(f"/t/{token}/")
     assert page.status_code == 200
     assert "Entire mobile/online banking system is down" in page.content.decode()
-    assert page["Referrer-Policy"] == "no-referrer"
+    assert page["Referrer-Policy"] == "same-origin" and page["X-Robots-Tag"] == "noindex, nofollow"
 
 
 def test_a_signed_in_user_opens_a_ticket_without_contact_fields(

@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse, reverse_lazy
 from django.views.decorators.cache import never_cache
@@ -115,11 +115,9 @@ def register_verify(request: HttpRequest, token: str) -> HttpResponse:
                 return redirect("portal:tickets")
     else:
         form = RegistrationPasswordForm(person)
-    response = render_for(
+    return render_for(
         request, "registration/register_verify.html", {"form": form, "email": registration.email}, status=status
     )
-    response["Referrer-Policy"] = "no-referrer"
-    return response
 
 
 class PasswordResetView(auth_views.PasswordResetView):
@@ -141,11 +139,6 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     post_reset_login = True
     post_reset_login_backend = "django.contrib.auth.backends.ModelBackend"
     success_url = reverse_lazy("portal:tickets")
-
-    def dispatch(self, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        response = super().dispatch(*args, **kwargs)
-        response["Referrer-Policy"] = "no-referrer"
-        return response
 
     def form_valid(self, form: PortalSetPasswordForm) -> HttpResponse:  # type: ignore[override]
         messages.success(self.request, "Your password is changed and you are signed in.")

@@ -240,8 +240,9 @@ def ticket_page(
     }
     response = render_for(request, "portal/ticket.html", context, person=person, status=status)
     if access.token:
-        # The link is the key: keep it out of Referer headers and search engines.
-        response["Referrer-Policy"] = "no-referrer"
+        # The link is the key: keep it out of search engines. The site's same-origin
+        # Referrer-Policy already keeps it from other sites; "no-referrer" would not do here,
+        # as browsers then post the page's forms with "Origin: null", which CSRF refuses.
         response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 
