@@ -8,7 +8,6 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, Se
 
 from accounts.models import User, UserManager
 from accounts.services import end_user_register, user_password_set, user_profile_update
-from tickets.exceptions import InvalidInput
 from tickets.sanitize import single_line
 
 
@@ -55,13 +54,9 @@ class RegistrationPasswordForm(SetPasswordForm):  # type: ignore[type-arg]
     User for a new address (the password validators compare the password with its name and address)."""
 
     def save(self, commit: bool = True) -> User:
-        try:
-            return end_user_register(
-                email=self.user.email, name=self.user.name, password=self.cleaned_data["new_password1"]
-            )
-        except InvalidInput as refused:
-            self.add_error(None, refused.message)
-            raise
+        return end_user_register(
+            email=self.user.email, name=self.user.name, password=self.cleaned_data["new_password1"]
+        )
 
 
 class PasswordResetRequestForm(forms.Form):
