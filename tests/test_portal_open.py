@@ -254,3 +254,10 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_the_client(client, repo
         reverse("portal:open"), new_ticket(report_a_problem), HTTP_X_FORWARDED_FOR="198.51.100.9", **proxy
     )
     assert second.status_code == 302
+
+
+def test_the_confirmation_does_not_promise_a_mail_the_department_does_not_send(client, report_a_problem) -> None:
+    type(report_a_problem.department).objects.filter(pk=report_a_problem.department_id).update(auto_response=False)
+    response = client.post(reverse("portal:open"), new_ticket(report_a_problem))
+    done = client.get(response["Location"]).content.decode()
+    assert "We have sent a confirmation" not in done and reverse("portal:status") in done

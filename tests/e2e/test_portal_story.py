@@ -150,3 +150,44 @@ def story(site, browser, karen, john, tmp_path) -> None:
 
     assert any("The load balancer failed over" in m.body for m in mail.outbox if "karen@example.com" in m.to[0])
     assert problems == []
+
+
+def test_a_guest_is_told_at_once_of_a_file_too_large_and_taken_to_the_field_to_fix(
+    site, browser, report_a_problem, settings, tmp_path
+) -> None:
+    try:
+        guest_form(site, browser, settings, tmp_path)
+    finally:
+        connections.close_all()
+
+
+def guest_form(site, browser, settings, tmp_path) -> None:
+    from playwright.sync_api import expect
+
+    settings.ATTACHMENT_MAX_BYTES = 1024
+    big = tmp_path / "dump.txt"
+    big.write_bytes(b"x" * 4096)
+    problems: list[str] = []
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    watch_console(page, problems)
+    page.goto(f"{site}/open/")
+    page.get_by_label("Help topic").select_option(label="General Inquiry")
+    page.get_by_label("Your name").fill("Greta Guest")
+    page.get_by_label("Email address").fill("greta@example.org")
+    page.get_by_label("Description").fill("The shared drive says it is full.")
+    page.get_by_label("Attachments").set_input_files(str(big))
+    expect(page.get_by_text("dump.txt is too large: files may be up to 1 KB.")).to_be_visible()
+    page.get_by_role("button", name="Open the ticket").click()
+    expect(page.get_by_label("Attachments")).to_be_focused()
+    assert not Ticket.objects.exists()
+
+    # Without the file, the server finds the summary missing and the focus goes to it.
+    page.get_by_label("Attachments").set_input_files([])
+    page.get_by_role("button", name="Open the ticket").click()
+    expect(page.get_by_text("This field is required.")).to_be_visible()
+    expect(page.get_by_label("Summary")).to_be_focused()
+    expect(page.get_by_label("Your name")).to_have_value("Greta Guest")
+    page.screenshot(path=ARTIFACTS / "portal-6-guest-form-error-beside-the-field.png", full_page=True)
+    assert not Ticket.objects.exists()
+    # The page with the errors is answered 400, which the console notes; nothing else may show.
+    assert [p for p in problems if "status of 400" not in p] == []

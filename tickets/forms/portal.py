@@ -35,15 +35,20 @@ class AttachmentsField(forms.FileField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         kwargs.setdefault("label", "Attachments")
-        kwargs.setdefault(
-            "help_text",
-            f"Up to {settings.ATTACHMENT_MAX_FILES} files of {filesizeformat(settings.ATTACHMENT_MAX_BYTES)} each: "
-            "images, PDF, office documents, archives or text files.",
-        )
         super().__init__(**kwargs)
-        self.widget.attrs.update(
-            {"data-max-files": settings.ATTACHMENT_MAX_FILES, "data-max-bytes": settings.ATTACHMENT_MAX_BYTES}
-        )
+        self.show_limits()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> AttachmentsField:
+        # Each form gets a copy of the field: the limits it shows are read from the settings
+        # then, not frozen when the form class was defined.
+        field = super().__deepcopy__(memo)
+        field.show_limits()
+        return field
+
+    def show_limits(self) -> None:
+        files, size = settings.ATTACHMENT_MAX_FILES, settings.ATTACHMENT_MAX_BYTES
+        self.help_text = f"Up to {files} files of {filesizeformat(size)} each: images, PDF, office documents, archives or text files."
+        self.widget.attrs.update({"data-max-files": files, "data-max-bytes": size})
 
     def clean(self, data: Any, initial: Any = None) -> list[Upload]:  # type: ignore[override]
         files: list[UploadedFile] = [f for f in (data if isinstance(data, list | tuple) else [data]) if f]

@@ -83,7 +83,11 @@ def ticket_open(request: HttpRequest) -> HttpResponse:
                 except InvalidInput as refused:
                     _field_error(form, refused)
                 else:
-                    request.session[OPENED_KEY] = {"number": ticket.number, "email": ticket.requester.email}
+                    request.session[OPENED_KEY] = {
+                        "number": ticket.number,
+                        "email": ticket.requester.email,
+                        "mailed": ticket.department.auto_response,
+                    }
                     return redirect("portal:open_done")
     else:
         form = TicketOpenForm(user=user, initial={"help_topic": _topic_from_query(request)})
@@ -117,9 +121,8 @@ def ticket_open_done(request: HttpRequest) -> HttpResponse:
     opened = request.session.get(OPENED_KEY)
     if not isinstance(opened, dict):
         return redirect("portal:home")
-    return render_for(
-        request, "portal/open_done.html", {"number": opened.get("number"), "email": opened.get("email", "")}
-    )
+    context = {"number": opened.get("number"), "email": opened.get("email", ""), "mailed": opened.get("mailed", True)}
+    return render_for(request, "portal/open_done.html", context)
 
 
 def status_check(request: HttpRequest) -> HttpResponse:
