@@ -235,3 +235,17 @@ def test_a_stranger_with_a_guessed_number_learns_nothing_from_the_link_pages(cli
         response = client.get(path)
         assert response.status_code == 404 and "Payroll" not in response.content.decode()
     assert Ticket.objects.count() == 1
+
+
+@pytest.mark.parametrize("replies", [1, 10])
+def test_the_link_page_costs_the_same_queries_however_long_the_thread(
+    client, karen, john, replies, django_assert_num_queries
+) -> None:
+    ticket = ticket_open(karen)
+    for n in range(replies):
+        services.ticket_reply(ticket=ticket, actor=john, body=f"Reply {n}")
+    token = services.access_link_issue(ticket=ticket, recipient=karen)
+    # the link, the ticket, its entries, their attachments
+    with django_assert_num_queries(4):
+        response = client.get(f"/t/{token}/")
+    assert len(response.context["entries"]) == 1 + replies
