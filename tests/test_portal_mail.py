@@ -42,6 +42,8 @@ class Inbox:
         self.port = free_port()
         self.messages: list[EmailMessage] = []
         self.lock = threading.Lock()
+        self.worker: subprocess.Popen[bytes] | None = None
+        self.worker_log: Path | None = None
 
     async def handle_DATA(
         self, server: object, session: object, envelope: object
@@ -58,10 +60,13 @@ class Inbox:
                 found = [m for m in self.messages if wanted(m)]
             if found:
                 return found[-1]
+            if self.worker is not None and self.worker.poll() is not None:
+                break
             time.sleep(0.2)
         with self.lock:
             subjects = [m["Subject"] for m in self.messages]
-        raise AssertionError(f"no such mail within {timeout} s; received {subjects}")
+        log = self.worker_log.read_text()[-3000:] if self.worker_log and self.worker_log.exists() else ""
+        raise AssertionError(f"no such mail within {timeout} s; received {subjects}\nworker log:\n{log}")
 
 
 def text_of(message: EmailMessage) -> str:
@@ -80,7 +85,7 @@ def inbox() -> Iterator[Inbox]:
 
 
 @pytest.fixture
-def worker(inbox: Inbox, settings) -> Iterator[None]:
+def worker(inbox: Inbox, settings, tmp_path: Path) -> Iterator[None]:
     """A Celery worker on the test database and Redis, sending to the inbox; this process
     enqueues for real too (no eager tasks)."""
     if connection.vendor != "postgresql":
@@ -99,7 +104,10 @@ def worker(inbox: Inbox, settings) -> Iterator[None]:
     }
     command = [sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "--pool=solo", "--loglevel=WARNING"]
     command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    inbox.worker_log = tmp_path / "worker.log"
+    with inbox.worker_log.open("wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    inbox.worker = process
     eager = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = False
     settings.SITE_URL = SITE
