@@ -58,7 +58,9 @@ def recipients_for(event: TicketEvent) -> list[tuple[NotificationKind, User]]:
     elif kind == EventKind.ASSIGNED and event.ticket.assignee is not None:
         plan.append((NotificationKind.ASSIGNED_ALERT, [event.ticket.assignee]))
     elif kind == EventKind.TRANSFERRED:
-        plan.append((NotificationKind.TRANSFER_ALERT, _department_agents(event.ticket.department_id)))
+        plan.append(
+            (NotificationKind.TRANSFER_ALERT, [*_department_agents(event.ticket.department_id), *_manager(event)])
+        )
     elif kind == EventKind.OVERDUE:
         plan.append((NotificationKind.OVERDUE_ALERT, [*_assignee_or_department(event), *_manager(event)]))
     elif kind == EventKind.SLA_WARNING:

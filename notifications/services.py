@@ -245,6 +245,8 @@ def notification_retry(*, notification: Notification, actor: User) -> Notificati
 def enqueue_delivery(*, notification_id: int | None = None, event_id: int | None = None) -> None:
     """Hand delivery to the worker. A broker that is down loses nothing: the row stays pending
     and the resender enqueues it again, so the caller (a committed change) is not failed."""
+    from celery.exceptions import Retry
+
     from notifications.tasks import deliver, deliver_event
 
     try:
@@ -252,6 +254,8 @@ def enqueue_delivery(*, notification_id: int | None = None, event_id: int | None
             deliver_event.apply_async((event_id,), retry=False)
         elif notification_id is not None:
             deliver.apply_async((notification_id,), retry=False)
+    except Retry:
+        pass  # run eagerly, the send failed and its retry is planned: the row says so
     except Exception as exc:
         if settings.CELERY_TASK_ALWAYS_EAGER:
             raise
