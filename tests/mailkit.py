@@ -191,8 +191,12 @@ class SmtpSink:
 
 @contextlib.contextmanager
 def smtp_sink() -> Iterator[SmtpSink]:
+    import logging
+
     from aiosmtpd.controller import Controller
 
+    # aiosmtpd logs every SMTP command at INFO: thousands of lines in a fault test.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     sink = SmtpSink(port=free_port())
     controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
     controller.start()
