@@ -7,7 +7,14 @@ from inbound.models import InboundMessage, Mailbox
 class MailboxAdmin(admin.ModelAdmin):
     list_display = ["name", "host", "username", "department", "is_active", "last_success_at", "consecutive_failures"]
     exclude = ["password"]
-    readonly_fields = ["last_fetch_at", "last_success_at", "last_error", "last_error_at", "consecutive_failures", "backlog"]
+    readonly_fields = [
+        "last_fetch_at",
+        "last_success_at",
+        "last_error",
+        "last_error_at",
+        "consecutive_failures",
+        "backlog",
+    ]
 
 
 @admin.register(InboundMessage)

@@ -97,7 +97,8 @@ def mailbox_fetch(*, mailbox_id: int, limit: int | None = None, now: datetime | 
         return FetchResult(skipped=True)
     if not _claim(mailbox.pk, now):
         return FetchResult(skipped=True)
-    result = FetchResult(outcomes={})
+    outcomes: dict[str, int] = {}
+    result = FetchResult(outcomes=outcomes)
     client: IMAPClient | None = None
     try:
         client = _connect(mailbox)
@@ -118,7 +119,7 @@ def mailbox_fetch(*, mailbox_id: int, limit: int | None = None, now: datetime | 
                         continue  # expunged by someone else meanwhile
                     ingested = email_ingest(raw=bytes(raw), mailbox=mailbox, via="imap")
                     done.append(uid)
-                    result.outcomes[ingested.outcome] = result.outcomes.get(ingested.outcome, 0) + 1  # type: ignore[index]
+                    outcomes[ingested.outcome] = outcomes.get(ingested.outcome, 0) + 1
             finally:
                 # Whatever stopped the chunk, what is committed is told to the mailbox.
                 if done:
@@ -158,11 +159,11 @@ def _record_failure(mailbox: Mailbox, error: str, now: datetime) -> None:
     # Claimed like any alert: one alert per run of failures.
     if Mailbox.objects.filter(pk=mailbox.pk, failure_alerted_at__isnull=True).update(failure_alerted_at=now) != 1:
         return
-    context = {"mailbox": {"name": mailbox.name, "last_error": error, "consecutive_failures": failures}}
+    context: dict[str, object] = {
+        "mailbox": {"name": mailbox.name, "last_error": error, "consecutive_failures": failures}
+    }
     for admin in User.objects.filter(kind=User.Kind.ADMIN, is_active=True):
-        notification_plan_direct(
-            kind=NotificationKind.MAILBOX_ALERT, recipient=admin, ticket_id=None, context=context
-        )
+        notification_plan_direct(kind=NotificationKind.MAILBOX_ALERT, recipient=admin, ticket_id=None, context=context)
 
 
 def mailboxes_fetch() -> dict[str, FetchResult]:

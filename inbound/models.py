@@ -36,7 +36,9 @@ class Mailbox(models.Model):
     password = models.CharField(max_length=255)
     folder = models.CharField(max_length=255, default="INBOX")
     department = models.ForeignKey("tickets.Department", on_delete=models.PROTECT, related_name="+")
-    help_topic = models.ForeignKey("tickets.HelpTopic", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    help_topic = models.ForeignKey(
+        "tickets.HelpTopic", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     priority = models.ForeignKey("tickets.Priority", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     after_fetch = models.CharField(max_length=16, choices=AfterFetch.choices, default=AfterFetch.MARK_SEEN)
     move_to_folder = models.CharField(max_length=255, blank=True, help_text="Where fetched mail goes (Move).")

@@ -187,9 +187,7 @@ def mail_parse(raw: bytes) -> ParsedMail:
         from_address=address[:254],
         in_reply_to=_message_ids(_header(message, "In-Reply-To")),
         references=_message_ids(_header(message, "References")),
-        to_addresses=[
-            a.lower() for _, a in getaddresses([_header(message, "To"), _header(message, "Cc")]) if "@" in a
-        ],
+        to_addresses=[a.lower() for _, a in getaddresses([_header(message, "To"), _header(message, "Cc")]) if "@" in a],
     )
     parsed.auto_reason = auto_reason(message, address, subject)
     if parsed.auto_reason:

@@ -28,10 +28,10 @@ def mail_counts() -> dict[str, int]:
     """How many messages wait for an admin, and the outbox by state (two grouped queries)."""
     counts = {f"inbound_{o}": 0 for o in Outcome.values} | {f"outbox_{s}": 0 for s in NotificationState.values}
     attention = [Outcome.QUARANTINED, Outcome.REJECTED]
-    for row in InboundMessage.objects.filter(outcome__in=attention).values("outcome").annotate(n=Count("id")):
-        counts[f"inbound_{row['outcome']}"] = row["n"]
-    for row in (
-        Notification.objects.exclude(state=NotificationState.SENT).values("state").annotate(n=Count("id"))
-    ):
-        counts[f"outbox_{row['state']}"] = row["n"]
+    inbound = InboundMessage.objects.filter(outcome__in=attention).values("outcome").annotate(n=Count("id"))
+    for outcome, n in inbound.values_list("outcome", "n"):
+        counts[f"inbound_{outcome}"] = n
+    outbox = Notification.objects.exclude(state=NotificationState.SENT).values("state").annotate(n=Count("id"))
+    for state, n in outbox.values_list("state", "n"):
+        counts[f"outbox_{state}"] = n
     return counts

@@ -155,8 +155,12 @@ def _system_addresses() -> set[str]:
     if time.monotonic() - read_at < 30 and not settings.TESTING:
         return cached
     addresses = {parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower()}
-    addresses.update(a.lower() for a in Department.objects.exclude(email_address="").values_list("email_address", flat=True))
-    addresses.update(a.lower() for a in Mailbox.objects.filter(username__contains="@").values_list("username", flat=True))
+    addresses.update(
+        a.lower() for a in Department.objects.exclude(email_address="").values_list("email_address", flat=True)
+    )
+    addresses.update(
+        a.lower() for a in Mailbox.objects.filter(username__contains="@").values_list("username", flat=True)
+    )
     addresses.discard("")
     _SYSTEM_ADDRESSES = (time.monotonic(), addresses)
     return addresses
@@ -262,7 +266,10 @@ def _process(record: InboundMessage, parsed: ParsedMail, *, force_new: bool = Fa
         return _finish(record, IngestResult(outcome=Outcome.IGNORED, reason="Mail the help desk sent (a mail loop)."))
     if parsed.from_address in _system_addresses():
         return _finish(
-            record, IngestResult(outcome=Outcome.IGNORED, reason=f"Sent from the help desk's own address {parsed.from_address}.")
+            record,
+            IngestResult(
+                outcome=Outcome.IGNORED, reason=f"Sent from the help desk's own address {parsed.from_address}."
+            ),
         )
     if parsed.auto_reason:
         return _finish(record, IngestResult(outcome=Outcome.IGNORED, reason=f"Automatic mail: {parsed.auto_reason}."))
@@ -361,12 +368,16 @@ def _agent_reply(
     except (ActionNotAllowed, InvalidInput) as exc:
         return _finish(
             record,
-            IngestResult(outcome=Outcome.QUARANTINED, ticket=ticket, reason=f"{agent.email} on #{ticket.number}: {exc}"),
+            IngestResult(
+                outcome=Outcome.QUARANTINED, ticket=ticket, reason=f"{agent.email} on #{ticket.number}: {exc}"
+            ),
         )
     kind = "Note" if is_note else "Response"
     return _finish(
         record,
-        IngestResult(outcome=Outcome.APPENDED, ticket=ticket, entry=entry, reason=f"{kind} by {agent.email} on #{ticket.number}."),
+        IngestResult(
+            outcome=Outcome.APPENDED, ticket=ticket, entry=entry, reason=f"{kind} by {agent.email} on #{ticket.number}."
+        ),
     )
 
 
@@ -449,9 +460,9 @@ def inbound_message_open_ticket(*, message: InboundMessage, actor: User) -> Inge
 
 def inbound_message_discard(*, message: InboundMessage, actor: User) -> InboundMessage:
     _require_admin(actor)
-    updated = InboundMessage.objects.filter(
-        pk=message.pk, outcome__in=[Outcome.QUARANTINED, Outcome.REJECTED]
-    ).update(outcome=Outcome.DISCARDED, handled_by=actor, processed_at=timezone.now())
+    updated = InboundMessage.objects.filter(pk=message.pk, outcome__in=[Outcome.QUARANTINED, Outcome.REJECTED]).update(
+        outcome=Outcome.DISCARDED, handled_by=actor, processed_at=timezone.now()
+    )
     if updated != 1:
         raise InvalidTransition("This message was handled already.")
     message.refresh_from_db()

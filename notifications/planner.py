@@ -115,7 +115,9 @@ def notification_plan_direct(
 ) -> Notification | None:
     """A notification that no ticket event causes (a ticket link asked for in the portal, an
     alert to admins about a mailbox). Returns None when the kind is switched off."""
-    department_id = Ticket.objects.filter(pk=ticket_id).values_list("department_id", flat=True).first()
+    department_id = (
+        Ticket.objects.filter(pk=ticket_id).values_list("department_id", flat=True).first() if ticket_id else None
+    )
     if kind in _switched_off(department_id):
         return None
     notification = Notification.objects.create(

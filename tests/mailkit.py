@@ -67,9 +67,13 @@ def html_only(sender: str, subject: str, html: str, **headers: str) -> bytes:
 
 def latin1(sender: str, subject: str, body: str) -> bytes:
     """An old client: ISO-8859-1 body, quoted-printable, RFC 2047 encoded subject."""
-    encoded_subject = "=?iso-8859-1?q?" + "".join(
-        f"={b:02X}" if b > 127 or chr(b) in "=?_ " else chr(b) for b in subject.encode("latin-1")
-    ).replace("=20", "_") + "?="
+    encoded_subject = (
+        "=?iso-8859-1?q?"
+        + "".join(f"={b:02X}" if b > 127 or chr(b) in "=?_ " else chr(b) for b in subject.encode("latin-1")).replace(
+            "=20", "_"
+        )
+        + "?="
+    )
     body_qp = "".join(f"={b:02X}" if b > 127 or chr(b) == "=" else chr(b) for b in body.encode("latin-1"))
     return (
         f"From: {sender}\r\nTo: {DESK}\r\nSubject: {encoded_subject}\r\n"
@@ -125,7 +129,13 @@ def outlook_reply(sender: str, subject: str, new: str, quoted: str, **headers: s
 
 
 def auto_reply(sender: str, subject: str, **headers: str) -> bytes:
-    return plain(sender, f"Automatic reply: {subject}", "I am out of the office until Monday.", Auto_Submitted="auto-replied", **headers)
+    return plain(
+        sender,
+        f"Automatic reply: {subject}",
+        "I am out of the office until Monday.",
+        Auto_Submitted="auto-replied",
+        **headers,
+    )
 
 
 def bounce(original: bytes) -> bytes:

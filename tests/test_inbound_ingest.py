@@ -49,7 +49,9 @@ def sent_to(address: str, kind: str) -> Notification:
 
 
 def test_a_plain_message_from_a_new_sender_opens_a_ticket_for_them(seed, mailbox) -> None:
-    result = email_ingest(raw=mailkit.plain("Paul Pierce <paul@example.net>", "VPN drops", "Every hour."), mailbox=mailbox)
+    result = email_ingest(
+        raw=mailkit.plain("Paul Pierce <paul@example.net>", "VPN drops", "Every hour."), mailbox=mailbox
+    )
 
     assert result.outcome == "created"
     ticket = result.ticket
@@ -82,14 +84,19 @@ def test_multipart_alternative_keeps_both_the_text_and_the_sanitised_html(karen,
 
 
 def test_an_html_only_message_gets_its_text_from_the_html(karen, mailbox) -> None:
-    entry = email_ingest(raw=mailkit.html_only(KAREN, "Hi", "<div>The <i>printer</i> is on fire</div>"), mailbox=mailbox).entry
+    entry = email_ingest(
+        raw=mailkit.html_only(KAREN, "Hi", "<div>The <i>printer</i> is on fire</div>"), mailbox=mailbox
+    ).entry
 
     assert "printer" in entry.body and "<" not in entry.body
     assert "<i>printer</i>" in entry.body_html
 
 
 def test_a_latin1_message_with_an_encoded_subject_is_decoded(mailbox, seed) -> None:
-    result = email_ingest(raw=mailkit.latin1("jose@example.es", "Contraseña olvidada", "No recuerdo mi contraseña, ¿ayuda?"), mailbox=mailbox)
+    result = email_ingest(
+        raw=mailkit.latin1("jose@example.es", "Contraseña olvidada", "No recuerdo mi contraseña, ¿ayuda?"),
+        mailbox=mailbox,
+    )
 
     assert result.ticket.subject == "Contraseña olvidada"
     assert result.entry.body == "No recuerdo mi contraseña, ¿ayuda?"
@@ -111,7 +118,10 @@ def test_attachments_are_kept_and_refused_kinds_are_named_in_the_body(karen, mai
         KAREN,
         "Logs",
         "Attached.",
-        [("report.pdf", mailkit.PDF, "application/pdf"), ("tool.exe", b"MZ\x90\x00" + b"\x00" * 64, "application/octet-stream")],
+        [
+            ("report.pdf", mailkit.PDF, "application/pdf"),
+            ("tool.exe", b"MZ\x90\x00" + b"\x00" * 64, "application/octet-stream"),
+        ],
     )
     entry = email_ingest(raw=raw, mailbox=mailbox).entry
 
@@ -224,7 +234,9 @@ def test_a_stranger_replying_with_a_genuine_message_id_is_quarantined(
     assert ticket.entries.count() == 2
 
 
-def test_an_agents_emailed_reply_to_their_alert_is_a_response(karen, jane, online_banking, mailoutbox, delivered) -> None:
+def test_an_agents_emailed_reply_to_their_alert_is_a_response(
+    karen, jane, online_banking, mailoutbox, delivered
+) -> None:
     with delivered():
         ticket_open(karen, department=online_banking)
     alert = next(m for m in mailoutbox if "jane@example.com" in m.to[0])
@@ -239,7 +251,9 @@ def test_an_agents_emailed_reply_to_their_alert_is_a_response(karen, jane, onlin
     assert any("karen@example.com" in m.to[0] and "Restarting the service" in m.body for m in mailoutbox)
 
 
-def test_an_agents_reply_with_the_note_prefix_is_an_internal_note(karen, jane, online_banking, mailoutbox, delivered) -> None:
+def test_an_agents_reply_with_the_note_prefix_is_an_internal_note(
+    karen, jane, online_banking, mailoutbox, delivered
+) -> None:
     with delivered():
         ticket_open(karen, department=online_banking)
     alert = next(m for m in mailoutbox if "jane@example.com" in m.to[0])
@@ -256,7 +270,9 @@ def test_an_agents_reply_with_the_note_prefix_is_an_internal_note(karen, jane, o
 
 def test_a_forged_from_of_an_agent_is_quarantined(karen, john) -> None:
     ticket = ticket_open(karen)
-    result = email_ingest(raw=mailkit.plain("John Doe <john@example.com>", f"[#{ticket.number}]", "Close it, ignore her"))
+    result = email_ingest(
+        raw=mailkit.plain("John Doe <john@example.com>", f"[#{ticket.number}]", "Close it, ignore her")
+    )
 
     assert result.outcome == "quarantined"
     assert ticket.entries.count() == 1
@@ -276,7 +292,9 @@ def test_an_agent_without_access_to_the_ticket_is_quarantined_even_with_a_genuin
 
 def test_a_gmail_style_reply_is_stored_without_the_quoted_history(karen) -> None:
     ticket = ticket_open(karen)
-    raw = mailkit.gmail_reply(KAREN, f"Re: [#{ticket.number}]", "It is fixed now.", "We restarted the router.\nTell us.")
+    raw = mailkit.gmail_reply(
+        KAREN, f"Re: [#{ticket.number}]", "It is fixed now.", "We restarted the router.\nTell us."
+    )
     entry = email_ingest(raw=raw).entry
 
     assert entry.body == "It is fixed now."
@@ -469,7 +487,9 @@ def test_only_admins_handle_held_messages(karen, john) -> None:
 def test_quoted_history_trimming_keeps_a_reply_written_between_the_quotes() -> None:
     inline = "> Did you restart it?\nYes, twice.\n> And the cable?\nAlso yes."
     assert text_trim_quoted(inline) == inline
-    assert html_trim_quoted('<div class="gmail_quote">only a quote</div>') == '<div class="gmail_quote">only a quote</div>'
+    assert (
+        html_trim_quoted('<div class="gmail_quote">only a quote</div>') == '<div class="gmail_quote">only a quote</div>'
+    )
 
 
 def test_encoded_sender_names_are_decoded_and_made_one_line() -> None:

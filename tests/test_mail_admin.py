@@ -153,7 +153,11 @@ def test_a_template_is_previewed_then_saved(as_admin, seed) -> None:
     url = reverse("mail:template", args=["auto_response"])
     page = as_admin.get(url).content.decode()
     assert "ticket.number" in page  # the default's source, ready to edit
-    data = {"subject": "Got it [#{{ ticket.number }}]", "text": "Hello {{ recipient.name }}", "html": "<p>Hi</p><script>x()</script>"}
+    data = {
+        "subject": "Got it [#{{ ticket.number }}]",
+        "text": "Hello {{ recipient.name }}",
+        "html": "<p>Hi</p><script>x()</script>",
+    }
     preview = as_admin.post(url, {**data, "preview": "1"}).content.decode()
     assert "Got it [#48151623]" in preview and "Hello Karen Doe" in preview
     assert "<script>x()" not in preview

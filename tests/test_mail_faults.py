@@ -8,6 +8,7 @@ the row being marked sent, and the duplicates are counted.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -144,10 +145,9 @@ def _resend_until_all_sent(timeout: float) -> None:
     while time.monotonic() < deadline:
         if not Notification.objects.exclude(state=NotificationState.SENT).exists():
             return
-        try:
+        # While the broker is down this fails: try again next second.
+        with contextlib.suppress(Exception):
             resend_pending.apply_async(retry=False)
-        except Exception:
-            pass  # the broker is down: try again next second
         time.sleep(1)
 
 

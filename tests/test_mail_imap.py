@@ -175,7 +175,9 @@ def test_repeated_failures_are_shown_and_alert_the_admins_once(dovecot, mailbox,
 def test_a_mailbox_being_fetched_is_not_fetched_twice_at_once(dovecot, mailbox, seed) -> None:
     from django.utils import timezone
 
-    Mailbox.objects.filter(pk=mailbox.pk).update(lease_until=timezone.now() + __import__("datetime").timedelta(minutes=1))
+    Mailbox.objects.filter(pk=mailbox.pk).update(
+        lease_until=timezone.now() + __import__("datetime").timedelta(minutes=1)
+    )
     assert mailbox_fetch(mailbox_id=mailbox.pk).skipped
 
 
@@ -239,7 +241,9 @@ def test_a_fetcher_killed_mid_fetch_loses_and_duplicates_nothing(dovecot, mailbo
 
     assert Ticket.objects.count() == total
     assert InboundMessage.objects.count() == total
-    assert sorted(Ticket.objects.values_list("subject", flat=True)) == sorted(f"Outage report {i}" for i in range(total))
+    assert sorted(Ticket.objects.values_list("subject", flat=True)) == sorted(
+        f"Outage report {i}" for i in range(total)
+    )
     assert dovecot.count("desk", criteria="UNSEEN") == 0
     print(f"killed after {taken_before} committed, {total - unread_before} marked read; rerun took the rest")
 

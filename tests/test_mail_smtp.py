@@ -55,7 +55,9 @@ def test_the_seed_story_by_email(
     with delivered():
         services.ticket_set_priority(ticket=ticket, actor=john, priority=priorities["Emergency"])
         services.ticket_set_sla_plan(ticket=ticket, actor=john, sla_plan=plans["Sev-A"])
-        services.ticket_transfer(ticket=ticket, actor=john, department=online_banking, note="Core banking, over to you.")
+        services.ticket_transfer(
+            ticket=ticket, actor=john, department=online_banking, note="Core banking, over to you."
+        )
         services.ticket_assign(ticket=ticket, actor=admin, assignee=jane)
     jane_got = [r.message["Subject"] for r in sink.to("jane@example.com")]
     assert any(s.startswith("Transferred") for s in jane_got) and any(s.startswith("Assigned") for s in jane_got)
@@ -73,7 +75,9 @@ def test_the_seed_story_by_email(
 
     # Karen answers the email; her answer lands in the same ticket's thread.
     with delivered():
-        result = email_ingest(raw=mailkit.reply_to(reply.data, "Karen Doe <karen@example.com>", "Works again, thank you!"))
+        result = email_ingest(
+            raw=mailkit.reply_to(reply.data, "Karen Doe <karen@example.com>", "Works again, thank you!")
+        )
     assert result.outcome == "appended" and result.ticket == ticket
     assert ticket.entries.last().kind == EntryKind.MESSAGE and ticket.entries.last().body == "Works again, thank you!"
     assert any("Works again" in r.data.decode() for r in sink.to("jane@example.com"))

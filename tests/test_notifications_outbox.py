@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
-from email.utils import parseaddr
 from collections import Counter
 from datetime import timedelta
+from email.utils import parseaddr
 
 import pytest
 import time_machine
@@ -119,7 +120,10 @@ def test_a_status_link_asked_for_is_sent_to_that_person(karen, delivered) -> Non
     ticket = ticket_open(karen)
     with delivered():
         notification_plan_direct(
-            kind=NotificationKind.STATUS_LINK, recipient=karen, ticket_id=ticket.pk, context={"link_url": "https://x/t/abc/"}
+            kind=NotificationKind.STATUS_LINK,
+            recipient=karen,
+            ticket_id=ticket.pk,
+            context={"link_url": "https://x/t/abc/"},
         )
     assert "https://x/t/abc/" in inbox("karen@example.com")[-1].body
 
@@ -134,13 +138,15 @@ def test_a_notice_switched_off_globally_is_not_planned_anywhere(karen, admin, on
     assert not Notification.objects.filter(kind="auto_response").exists()
 
 
-def test_a_notice_switched_off_for_one_department_still_goes_out_for_the_others(karen, admin, support, online_banking) -> None:
+def test_a_notice_switched_off_for_one_department_still_goes_out_for_the_others(
+    karen, admin, support, online_banking
+) -> None:
     notification_setting_set(actor=admin, kind="auto_response", department=online_banking, enabled=False)
     ticket_open(karen, department=support)
     ticket_open(karen, department=online_banking)
-    assert list(Notification.objects.filter(kind="auto_response").values_list("ticket__department__name", flat=True)) == [
-        "Support"
-    ]
+    assert list(
+        Notification.objects.filter(kind="auto_response").values_list("ticket__department__name", flat=True)
+    ) == ["Support"]
 
 
 def test_the_global_switch_wins_over_a_department_switched_on(karen, admin, support) -> None:
@@ -205,7 +211,9 @@ def test_no_mail_to_a_requester_contains_an_internal_note_even_if_a_template_ask
         html="<p>{{ entry.body }}</p>",
     )
     event = note.events.get()
-    row = Notification.objects.create(kind=kind, ticket=ticket, event=event, recipient=karen, recipient_email=karen.email)
+    row = Notification.objects.create(
+        kind=kind, ticket=ticket, event=event, recipient=karen, recipient_email=karen.email
+    )
     mail.outbox.clear()
     assert notification_send(notification_id=row.pk)
     sent = mail.outbox[0]
@@ -251,7 +259,9 @@ def test_names_and_subjects_cannot_inject_headers(karen, john, support, delivere
         headers = sent.message()
         assert headers["Bcc"] is None and sent.bcc == [] and len(sent.recipients()) == 1
         assert [parseaddr(r)[1] for r in sent.recipients()] in (
-            ["karen@example.com"], ["john@example.com"], ["admin@example.com"]
+            ["karen@example.com"],
+            ["john@example.com"],
+            ["admin@example.com"],
         )
         bad = [(k, v) for k, v in headers.items() if "\n" in str(v) or "\r" in str(v)]
         assert not bad, bad
@@ -285,10 +295,8 @@ def test_a_row_failing_every_time_ends_failed_after_the_last_attempt(karen, sett
     moment = timezone.now()
     for _ in range(MAX_ATTEMPTS):
         moment += timedelta(hours=2)
-        try:
+        with contextlib.suppress(smtplib.SMTPException):
             notification_send(notification_id=row.pk, now=moment)
-        except smtplib.SMTPException:
-            pass
     row.refresh_from_db()
     assert row.state == NotificationState.FAILED and row.attempts == MAX_ATTEMPTS
 

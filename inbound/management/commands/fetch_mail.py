@@ -32,6 +32,8 @@ class Command(BaseCommand):
                 failed = True
                 self.stderr.write(f"{mailbox.name}: failed: {result.error}")
             else:
-                self.stdout.write(f"{mailbox.name}: {result.fetched} fetched {result.outcomes}, backlog {result.backlog}")
+                self.stdout.write(
+                    f"{mailbox.name}: {result.fetched} fetched {result.outcomes}, backlog {result.backlog}"
+                )
         if failed:
             raise CommandError("Some mailboxes could not be fetched.")
