@@ -99,16 +99,19 @@ def email_ingest(*, raw: bytes, mailbox: Mailbox | None = None, via: str = "pipe
     )
     try:
         with transaction.atomic():
-            try:
-                # A savepoint: the unique Message-ID decides between two ingests of one message.
-                with transaction.atomic():
-                    record.save(force_insert=True)
-            except IntegrityError:
-                return IngestResult(outcome=Outcome.DUPLICATE, reason=f"{message_id} was taken in before.")
             if parsed is None:
                 logger.warning("incoming message %s rejected: %s", message_id, error)
-                return _finish(record, IngestResult(outcome=Outcome.REJECTED, reason=error))
-            return _process(record, parsed)
+                result = _finish(record, IngestResult(outcome=Outcome.REJECTED, reason=error))
+            else:
+                result = _process(record, parsed)
+            # Written last, in the entry's transaction: the unique Message-ID makes the second
+            # of two ingests of one message fail here and roll back whatever it wrote.
+            record.save(force_insert=True)
+            return result
+    except IntegrityError:
+        if _seen(message_id):
+            return IngestResult(outcome=Outcome.DUPLICATE, reason=f"{message_id} was taken in before.")
+        raise
     except DatabaseError:
         raise
     except Exception as exc:
@@ -117,6 +120,7 @@ def email_ingest(*, raw: bytes, mailbox: Mailbox | None = None, via: str = "pipe
         reason = f"Internal error: {type(exc).__name__}: {exc}"
         record.pk = None
         record.outcome, record.reason = Outcome.REJECTED, reason
+        record.ticket = record.entry = None
         try:
             with transaction.atomic():
                 record.save(force_insert=True)
@@ -137,7 +141,8 @@ def _finish(record: InboundMessage, result: IngestResult) -> IngestResult:
     record.ticket = result.ticket
     record.entry = result.entry
     record.processed_at = timezone.now()
-    record.save(update_fields=["outcome", "reason", "ticket", "entry", "processed_at", "attempts", "handled_by"])
+    if record.pk is not None:  # an admin's retry; a new message is inserted by email_ingest
+        record.save(update_fields=["outcome", "reason", "ticket", "entry", "processed_at", "attempts", "handled_by"])
     result.message = record
     if result.outcome in (Outcome.QUARANTINED, Outcome.REJECTED):
         logger.warning("incoming message %s %s: %s", record.message_id, result.outcome, result.reason)
@@ -291,7 +296,7 @@ def _process(record: InboundMessage, parsed: ParsedMail, *, force_new: bool = Fa
                 f"#{ticket.number} (matched by {how}).",
             ),
         )
-    return _new_ticket(record, parsed, mailbox, uploads, dropped, linked_to=None)
+    return _new_ticket(record, parsed, mailbox, uploads, dropped, linked_to=None, sender=sender)
 
 
 def _message(
@@ -316,7 +321,7 @@ def _message(
         )
     except InvalidTransition:
         # Closed past the reopen window: the answer opens a new ticket, linked to the old one.
-        return _new_ticket(record, parsed, record.mailbox, uploads, dropped, linked_to=ticket)
+        return _new_ticket(record, parsed, record.mailbox, uploads, dropped, linked_to=ticket, sender=sender)
     return _finish(
         record,
         IngestResult(outcome=Outcome.APPENDED, ticket=ticket, entry=entry, reason=f"Message on #{ticket.number}."),
@@ -389,8 +394,9 @@ def _new_ticket(
     dropped: list[str],
     *,
     linked_to: Ticket | None,
+    sender: User | None = None,
 ) -> IngestResult:
-    requester = end_user_get_or_create(email=parsed.from_address, name=parsed.from_name)
+    requester = sender or end_user_get_or_create(email=parsed.from_address, name=parsed.from_name)
     if not requester.is_active:
         return _finish(
             record, IngestResult(outcome=Outcome.QUARANTINED, reason=f"{parsed.from_address} is a deactivated account.")

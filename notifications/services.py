@@ -149,8 +149,12 @@ def _build(notification: Notification) -> EmailMultiAlternatives:
         if notification.recipient
         else notification.recipient_email
     )
+    subject = rendered.subject
+    if ticket is not None and f"[#{ticket.number}]" not in subject:
+        # Replies thread by this tag when a mail client drops the headers: an edited template keeps it.
+        subject = single_line(f"{subject} [#{ticket.number}]", 998)
     message = EmailMultiAlternatives(
-        subject=rendered.subject,
+        subject=subject,
         body=rendered.text,
         from_email=from_email,
         to=[recipient],

@@ -175,6 +175,13 @@ def test_an_admins_template_is_used_for_the_mail(karen, admin, delivered) -> Non
     assert sent.alternatives[0][0] == "<p>Hi Karen</p>"
 
 
+def test_an_edited_subject_without_the_ticket_number_gets_it_back(karen, admin, delivered) -> None:
+    email_template_save(actor=admin, kind="auto_response", subject="Thanks!", text="x", html="<p>x</p>")
+    with delivered():
+        ticket = ticket_open(karen)
+    assert inbox("karen@example.com")[0].subject == f"Thanks! [#{ticket.number}]"
+
+
 def test_a_template_that_does_not_compile_is_refused_naming_the_part(admin) -> None:
     with pytest.raises(InvalidInput) as refused:
         email_template_save(actor=admin, kind="response", subject="ok", text="{% if %}", html="<p>x</p>")
