@@ -439,7 +439,7 @@ def _require_admin(actor: User) -> None:
 def _reprocess(*, message: InboundMessage, actor: User, force_new: bool) -> IngestResult:
     _require_admin(actor)
     with transaction.atomic():
-        record = InboundMessage.objects.select_for_update().select_related("mailbox").get(pk=message.pk)
+        record = InboundMessage.objects.select_for_update(of=("self",)).select_related("mailbox").get(pk=message.pk)
         if not record.needs_attention:
             raise InvalidTransition("This message was handled already.")
         record.attempts += 1

@@ -223,7 +223,7 @@ def test_a_fetcher_killed_mid_fetch_loses_and_duplicates_nothing(dovecot, mailbo
         [sys.executable, "manage.py", "fetch_mail"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     deadline = time.monotonic() + 120
-    while InboundMessage.objects.count() < 40 and time.monotonic() < deadline and child.poll() is None:
+    while InboundMessage.objects.count() < 70 and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.05)
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=10)
@@ -270,7 +270,13 @@ def test_bench_inbound_rate_through_imap(dovecot, mailbox, karen, tmp_path) -> N
         client.multiappend("INBOX", raws[start : start + 200])
     client.logout()
 
-    env = _child_env(tmp_path, INBOUND_FETCH_MAX=str(count))
+    # As in production: DEBUG off (no query log kept in memory).
+    env = _child_env(
+        tmp_path,
+        INBOUND_FETCH_MAX=str(count),
+        DEBUG="false",
+        SECRET_KEY="bench-only-secret-key-0123456789abcdefghijklmnop",
+    )
     started = time.monotonic()
     run = subprocess.run(
         [sys.executable, "manage.py", "fetch_mail"], cwd=ROOT, env=env, capture_output=True, timeout=600, text=True
