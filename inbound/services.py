@@ -48,7 +48,7 @@ from notifications.models import Notification
 from notifications.services import message_id_domain, message_id_ticket_number
 from tickets import services as ticket_services
 from tickets.attachments import Upload, attachment_check
-from tickets.exceptions import ActionNotAllowed, InvalidInput, InvalidTransition, TicketActionError
+from tickets.exceptions import ActionNotAllowed, InvalidInput, InvalidTransition
 from tickets.models import Attachment, Department, ThreadEntry, Ticket, TicketSource
 from tickets.permissions import requester_may_write
 from tickets.sanitize import single_line
@@ -241,8 +241,6 @@ def _bodies(parsed: ParsedMail, *, trim: bool, dropped: list[str]) -> tuple[str,
     if trim:
         text = text_trim_quoted(text) if text.strip() else ""
         html = html_trim_quoted(html) if html.strip() else ""
-        if html and not text:
-            text = ""  # derived from the trimmed HTML by the ticket services
     if dropped:
         note = "\n".join(f"[Attachment not kept: {line}]" for line in dropped)
         text = f"{text.rstrip()}\n\n{note}" if text.strip() else note
@@ -506,7 +504,6 @@ def entry_html_with_attachment_urls(entry: ThreadEntry, attachments: list[Attach
 __all__ = [
     "OUTCOMES",
     "IngestResult",
-    "TicketActionError",
     "email_ingest",
     "entry_html_with_attachment_urls",
     "inbound_message_discard",

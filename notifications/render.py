@@ -107,7 +107,9 @@ def email_sample_context(kind: str) -> dict[str, Any]:
         created_at=now,
         due_at=now + timedelta(hours=1),
     )
-    is_requester_kind = kind in {"auto_response", "response", "resolved_notice", "status_link"}
+    from notifications.models import REQUESTER_KINDS
+
+    is_requester_kind = kind in REQUESTER_KINDS
     entry = ThreadEntry(
         ticket=ticket,
         kind=EntryKind.RESPONSE if kind == "response" else EntryKind.MESSAGE,

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -39,7 +40,7 @@ def _base(sender: str, subject: str, *, to: str = DESK, message_id: str | None =
     msg["From"] = Address(display_name=name, addr_spec=address.rstrip(">")) if address else sender
     msg["To"] = to
     msg["Subject"] = subject
-    msg["Date"] = format_datetime(__import__("datetime").datetime.now(__import__("datetime").UTC))
+    msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = message_id or make_msgid(domain="mail.example.org")
     for key, value in headers.items():
         msg[key.replace("_", "-")] = value

@@ -173,11 +173,11 @@ def test_repeated_failures_are_shown_and_alert_the_admins_once(dovecot, mailbox,
 
 @pytest.mark.django_db
 def test_a_mailbox_being_fetched_is_not_fetched_twice_at_once(dovecot, mailbox, seed) -> None:
+    from datetime import timedelta
+
     from django.utils import timezone
 
-    Mailbox.objects.filter(pk=mailbox.pk).update(
-        lease_until=timezone.now() + __import__("datetime").timedelta(minutes=1)
-    )
+    Mailbox.objects.filter(pk=mailbox.pk).update(lease_until=timezone.now() + timedelta(minutes=1))
     assert mailbox_fetch(mailbox_id=mailbox.pk).skipped
 
 
