@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from email import message_from_bytes, policy
 
 from django.contrib import messages
@@ -187,7 +188,9 @@ def template_edit(request: HttpRequest, kind: str) -> HttpResponse:
         if "preview" in request.POST:
             try:
                 rendered = email_render_source(form.sources(), email_sample_context(kind))
-                preview = {"subject": rendered.subject, "text": rendered.text, "html": clean_html(rendered.html)}
+                # The <head> (its <title>) is not part of what a reader sees.
+                body_html = re.sub(r"<head\b.*?</head>", "", rendered.html, flags=re.IGNORECASE | re.DOTALL)
+                preview = {"subject": rendered.subject, "text": rendered.text, "html": clean_html(body_html)}
             except TemplateSyntaxError as exc:
                 part = str(exc).split(":", 1)[0]
                 form.add_error(part if part in form.fields else None, str(exc))
