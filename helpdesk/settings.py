@@ -173,6 +173,22 @@ else:
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Help Desk <helpdesk@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The outbox: a row "sending" this long (its worker died mid-send) is tried again; a pending
+# row due this long (its task was lost) is enqueued again by the resender.
+NOTIFICATION_STUCK_SECONDS = env.int("NOTIFICATION_STUCK_SECONDS", default=600)
+NOTIFICATION_RESEND_GRACE_SECONDS = env.int("NOTIFICATION_RESEND_GRACE_SECONDS", default=60)
+
+# Incoming mail: IMAP mailboxes are fetched every INBOUND_POLL_SECONDS, at most
+# INBOUND_FETCH_MAX messages per mailbox per run; admins are alerted after
+# MAILBOX_ALERT_AFTER failed fetches in a row. An agent's emailed reply that starts with
+# INBOUND_NOTE_PREFIX becomes an internal note instead of a response.
+INBOUND_POLL_SECONDS = env.int("INBOUND_POLL_SECONDS", default=60)
+INBOUND_FETCH_MAX = env.int("INBOUND_FETCH_MAX", default=500)
+INBOUND_MAX_BYTES = env.int("INBOUND_MAX_BYTES", default=40 * 1024 * 1024)
+INBOUND_NOTE_PREFIX = env.str("INBOUND_NOTE_PREFIX", default="#note")
+MAILBOX_ALERT_AFTER = env.int("MAILBOX_ALERT_AFTER", default=5)
+# A fetch holds its mailbox this long (renewed as it goes); a fetcher that died frees it then.
+INBOUND_LEASE_SECONDS = env.int("INBOUND_LEASE_SECONDS", default=300)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

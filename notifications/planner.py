@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.db.models import Q
 
 from accounts.models import DepartmentMembership, User
-from notifications.models import REQUESTER_KINDS, Notification, NotificationKind
-from tickets.models import EventKind, TicketEvent, TicketState
+from notifications.models import REQUESTER_KINDS, Notification, NotificationKind, NotificationSetting
+from tickets.models import EventKind, Ticket, TicketEvent, TicketState
 
 
 def _department_agents(department_id: int) -> list[User]:
@@ -57,7 +58,9 @@ def recipients_for(event: TicketEvent) -> list[tuple[NotificationKind, User]]:
     elif kind == EventKind.ASSIGNED and event.ticket.assignee is not None:
         plan.append((NotificationKind.ASSIGNED_ALERT, [event.ticket.assignee]))
     elif kind == EventKind.TRANSFERRED:
-        plan.append((NotificationKind.TRANSFER_ALERT, _department_agents(event.ticket.department_id)))
+        plan.append(
+            (NotificationKind.TRANSFER_ALERT, [*_department_agents(event.ticket.department_id), *_manager(event)])
+        )
     elif kind == EventKind.OVERDUE:
         plan.append((NotificationKind.OVERDUE_ALERT, [*_assignee_or_department(event), *_manager(event)]))
     elif kind == EventKind.SLA_WARNING:
@@ -70,10 +73,22 @@ def recipients_for(event: TicketEvent) -> list[tuple[NotificationKind, User]]:
     return pairs
 
 
+def _switched_off(department_id: int | None) -> set[str]:
+    """The kinds switched off globally or for this department (one query)."""
+    rows = NotificationSetting.objects.filter(enabled=False).filter(
+        Q(department__isnull=True) | Q(department_id=department_id)
+    )
+    return set(rows.values_list("kind", flat=True))
+
+
 def notifications_plan_for_event(event: TicketEvent) -> list[Notification]:
     seen: set[str] = set()
     rows = []
-    for kind, person in recipients_for(event):
+    pairs = recipients_for(event)
+    off = _switched_off(event.ticket.department_id) if pairs else set()
+    for kind, person in pairs:
+        if kind in off:
+            continue
         caused_it = event.actor_id is not None and person.pk == event.actor_id
         # No one is told of what they did themselves, except the requester's receipt.
         if (caused_it and kind != NotificationKind.AUTO_RESPONSE) or not person.is_active:
@@ -97,8 +112,14 @@ def notifications_plan_for_event(event: TicketEvent) -> list[Notification]:
 
 def notification_plan_direct(
     *, kind: NotificationKind, recipient: User, ticket_id: int | None, context: dict[str, object]
-) -> Notification:
-    """A notification that no ticket event causes (a ticket link asked for in the portal)."""
+) -> Notification | None:
+    """A notification that no ticket event causes (a ticket link asked for in the portal, an
+    alert to admins about a mailbox). Returns None when the kind is switched off."""
+    department_id = (
+        Ticket.objects.filter(pk=ticket_id).values_list("department_id", flat=True).first() if ticket_id else None
+    )
+    if kind in _switched_off(department_id):
+        return None
     notification = Notification.objects.create(
         kind=kind, ticket_id=ticket_id, recipient=recipient, recipient_email=recipient.email, context=context
     )
@@ -108,12 +129,12 @@ def notification_plan_direct(
 
 
 def _enqueue(event_id: int) -> None:
-    from notifications.tasks import deliver_event
+    from notifications.services import enqueue_delivery
 
-    deliver_event.delay(event_id)
+    enqueue_delivery(event_id=event_id)
 
 
 def _enqueue_one(notification_id: int) -> None:
-    from notifications.tasks import deliver
+    from notifications.services import enqueue_delivery
 
-    deliver.delay(notification_id)
+    enqueue_delivery(notification_id=notification_id)
