@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
@@ -120,7 +121,7 @@ def _context(notification: Notification) -> dict[str, object]:
         context["staff_url"] = settings.SITE_URL + ticket.get_staff_url()
         if notification.kind in REQUESTER_KINDS and notification.recipient is not None and "link_url" not in context:
             token = access_link_issue(ticket=ticket, recipient=notification.recipient, revoke_older=False)
-            context["link_url"] = f"{settings.SITE_URL}/t/{token}/"
+            context["link_url"] = settings.SITE_URL + reverse("portal:link", kwargs={"token": token})
     return context
 
 
