@@ -311,13 +311,17 @@ class PrioritySerializer(serializers.ModelSerializer):
     class Meta:
         model = Priority
         fields = ["id", "name", "urgency", "color", "is_default"]
-        extra_kwargs = {"urgency": {"help_text": "1 is the most urgent."}}
+        # Setting a new default clears the old one (config_save), instead of being refused.
+        extra_kwargs = {"urgency": {"help_text": "1 is the most urgent."}, "is_default": {"validators": []}}
+        validators: list[Any] = []
 
 
 class StatusSerializer(serializers.ModelSerializer):
     class Meta:
         model = Status
         fields = ["id", "name", "state", "is_default", "order"]
+        extra_kwargs = {"is_default": {"validators": []}, "state": {"validators": []}}
+        validators: list[Any] = []
 
 
 class RoleSerializer(serializers.ModelSerializer):

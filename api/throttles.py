@@ -21,6 +21,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(rate: str) -> tuple[int, int] | None:
+    """"3000/minute" -> (3000, 60); None for an empty or unreadable rate (no limit)."""
+    count, _, period = (rate or "").partition("/")
+    if not count.strip().isdigit() or not period.strip() or period.strip()[0] not in PERIODS:
+        return None
+    return int(count), PERIODS[period.strip()[0]]
+
+
 class _SettingsRateThrottle(SimpleRateThrottle):
     setting = ""
 

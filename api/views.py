@@ -486,11 +486,10 @@ class EndUserViewSet(ConfigViewSet):
         return users
 
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
-        serializer.instance = services.config_save(
-            instance=User(kind=User.Kind.END_USER), values=dict(serializer.validated_data)
-        )
-        serializer.instance.set_unusable_password()  # type: ignore[attr-defined]
-        serializer.instance.save(update_fields=["password"])
+        person = User(kind=User.Kind.END_USER)
+        # They set a password by registering or resetting; until then they reach tickets by link.
+        person.set_unusable_password()
+        serializer.instance = services.config_save(instance=person, values=dict(serializer.validated_data))
 
 
 # ---------------------------------------------------------------- webhooks

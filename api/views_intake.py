@@ -23,12 +23,12 @@ from django.db import DatabaseError, InterfaceError, OperationalError, transacti
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework.throttling import SimpleRateThrottle
 
 from api.intake import IntakeErrors, MalformedRequest, parse_json, parse_xml
 from api.models import ApiKey
 from api.network import client_ip
 from api.services import IntakeTicket, api_key_touch, intake_ticket_create
+from api.throttles import parse_rate
 from tickets.exceptions import InvalidInput, TicketActionError
 
 logger = logging.getLogger(__name__)
@@ -75,15 +75,10 @@ def _throttled(key: ApiKey) -> int | None:
     A fixed window in the cache (one atomic increment per request, cheap in Redis); a cache
     that is down does not stop tickets.
     """
-    rate = settings.API_INTAKE_THROTTLE
-    if not rate:
+    rate = parse_rate(settings.API_INTAKE_THROTTLE)
+    if rate is None:
         return None
-    try:
-        count, seconds = SimpleRateThrottle().parse_rate(rate)  # type: ignore[misc]
-    except (ValueError, KeyError, AttributeError):
-        count, seconds = None, None
-    if not count or not seconds:
-        return None
+    count, seconds = rate
     try:
         window = int(time.time() // seconds)
         cache_key = f"intake:{key.pk}:{window}"
