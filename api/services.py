@@ -25,15 +25,37 @@ from tickets.models import HelpTopic, Priority, Ticket
 
 
 def api_key_create(
-    *, name: str, allowed_addresses: str, key: str | None = None, can_create_tickets: bool = True
+    *,
+    name: str,
+    allowed_addresses: str,
+    key: str | None = None,
+    can_create_tickets: bool = True,
+    is_active: bool = True,
+    notes: str = "",
 ) -> tuple[ApiKey, str]:
     """Make a key (32 upper-case hex characters, as osTicket's) and return it with its row."""
     key = key or secrets.token_hex(16).upper()
-    api_key = ApiKey(name=name, allowed_addresses=allowed_addresses, can_create_tickets=can_create_tickets)
+    api_key = ApiKey(
+        name=name,
+        allowed_addresses=allowed_addresses,
+        can_create_tickets=can_create_tickets,
+        is_active=is_active,
+        notes=notes,
+    )
     api_key.set_key(key)
     api_key.full_clean()
     api_key.save()
     return api_key, key
+
+
+def api_key_update(*, api_key: ApiKey, values: dict[str, Any]) -> ApiKey:
+    """Change a key's name, addresses, rights or notes; the key itself never changes."""
+    for name in ("name", "allowed_addresses", "can_create_tickets", "is_active", "notes"):
+        if name in values:
+            setattr(api_key, name, values[name])
+    api_key.full_clean()
+    api_key.save()
+    return api_key
 
 
 def api_token_issue(*, user: User) -> tuple[ApiToken, str]:
@@ -138,6 +160,11 @@ def webhook_update(*, webhook: Webhook, values: dict[str, Any], rotate_secret: b
     webhook.full_clean()
     webhook.save()
     return webhook
+
+
+def webhook_delete(*, webhook: Webhook) -> None:
+    """Remove an endpoint and its delivery log."""
+    webhook.delete()
 
 
 def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:

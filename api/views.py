@@ -536,7 +536,7 @@ class WebhookViewSet(viewsets.GenericViewSet):
         return Response(out)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        self.get_object().delete()
+        services.webhook_delete(webhook=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses={200: s.WebhookDeliveryOut(many=True), **errors(401, 403, 404)})

@@ -105,7 +105,8 @@ def webhook_payload(event: TicketEvent, event_type: str) -> dict[str, Any]:
             "requester": {"name": ticket.requester.name, "email": ticket.requester.email},
             "source": ticket.source,
             "due_at": _iso(ticket.due_at),
-            "is_overdue": ticket.is_overdue,
+            # The sweep marks the row overdue with an UPDATE; the object it holds is older.
+            "is_overdue": ticket.is_overdue or event.kind == EventKind.OVERDUE,
             "created_at": _iso(ticket.created_at),
             "url": settings.SITE_URL + ticket.get_staff_url(),
         },
@@ -114,6 +115,7 @@ def webhook_payload(event: TicketEvent, event_type: str) -> dict[str, Any]:
             "from": event.from_value,
             "to": event.to_value,
             "actor": _ref(event.actor),
+            "data": event.data or {},
         },
         "entry": None,
     }
@@ -145,8 +147,6 @@ def webhooks_plan_for_event(event: TicketEvent) -> list[WebhookDelivery]:
             event_type=event_type,
             ticket_event=event,
             payload=payload,
-            created_at=event.created_at,
-            next_attempt_at=event.created_at,
         )
         for hook in hooks
     )
