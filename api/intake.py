@@ -166,8 +166,10 @@ def build_request(fields: dict[str, Any], client_ip: str) -> IntakeTicket:
                 body, body_html = message_from(text)
             except ValueError as exc:
                 errors.append(("message", f"Message cannot be read: {exc}"))
-    if message not in (None, "") and not (body.strip() or body_html.strip()) and not any(
-        f == "message" for f, _ in errors
+    if (
+        message not in (None, "")
+        and not (body.strip() or body_html.strip())
+        and not any(f == "message" for f, _ in errors)
     ):
         errors.append(("message", "Message is required"))
     phone = _as_text(errors, "phone", fields.get("phone"), required=False).upper()
@@ -265,7 +267,7 @@ def json_attachments(value: Any) -> tuple[list[Upload], list[str]]:
         elif isinstance(item, dict) and len(item) == 1:
             name, data = next(iter(item.items()))
         else:
-            problems.append(f"attachment {index}: expected {{\"file name\": \"data URL\"}}")
+            problems.append(f'attachment {index}: expected {{"file name": "data URL"}}')
             continue
         if not isinstance(name, str) or not isinstance(data, str):
             problems.append(f"attachment {index}: the name and the data must be strings")

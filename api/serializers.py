@@ -32,6 +32,8 @@ from tickets.models import (
 
 # ---------------------------------------------------------------- shared pieces
 
+MAX_ID = 2**63 - 1  # the largest id a database column holds
+
 
 class RefOut(serializers.Serializer):
     """A related object, as `{"id", "name"}`."""
@@ -104,11 +106,11 @@ ORDERINGS = ["number", "created_at", "updated_at", "due_at", "priority"]
 
 
 class TicketFilterIn(serializers.Serializer):
-    status = serializers.IntegerField(required=False, min_value=1, help_text="Status id.")
+    status = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID, help_text="Status id.")
     state = serializers.ChoiceField(choices=TicketState.choices, required=False)
-    priority = serializers.IntegerField(required=False, min_value=1, help_text="Priority id.")
-    department = serializers.IntegerField(required=False, min_value=1, help_text="Department id.")
-    help_topic = serializers.IntegerField(required=False, min_value=1, help_text="Help topic id.")
+    priority = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID, help_text="Priority id.")
+    department = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID, help_text="Department id.")
+    help_topic = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID, help_text="Help topic id.")
     assignee = serializers.RegexField(
         r"^(?:[1-9][0-9]{0,17}|none|me)$",
         required=False,
@@ -176,14 +178,16 @@ class TicketUpdateIn(serializers.Serializer):
     assignee = serializers.PrimaryKeyRelatedField(queryset=agents(), required=False, allow_null=True)
     help_topic = serializers.PrimaryKeyRelatedField(queryset=HelpTopic.objects.all(), required=False, allow_null=True)
     status = serializers.PrimaryKeyRelatedField(queryset=Status.objects.all(), required=False)
-    due_at = serializers.DateTimeField(required=False, help_text="Overrides the SLA due date; give a `note` saying why.")
+    due_at = serializers.DateTimeField(
+        required=False, help_text="Overrides the SLA due date; give a `note` saying why."
+    )
     note = serializers.CharField(
         required=False,
         allow_blank=True,
         max_length=20000,
         help_text="An internal note kept with the change (the transfer, assignment or status note; the reason for `due_at`).",
     )
-    version = serializers.IntegerField(required=False, min_value=1)
+    version = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         changes = [f for f in attrs if f not in ("note", "version")]
@@ -207,7 +211,7 @@ class ReplyIn(PostIn):
     status = serializers.PrimaryKeyRelatedField(
         queryset=Status.objects.all(), required=False, help_text="Reply and set this status."
     )
-    version = serializers.IntegerField(required=False, min_value=1)
+    version = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
 
 
 class NoteIn(PostIn):
@@ -286,7 +290,16 @@ class DepartmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Department
-        fields = ["id", "name", "manager", "default_sla_plan", "auto_response", "email_address", "signature", "is_active"]
+        fields = [
+            "id",
+            "name",
+            "manager",
+            "default_sla_plan",
+            "auto_response",
+            "email_address",
+            "signature",
+            "is_active",
+        ]
 
 
 class HelpTopicSerializer(serializers.ModelSerializer):

@@ -228,7 +228,9 @@ def intake_ticket_create(*, request: IntakeTicket, now: datetime | None = None) 
             continue
         accepted.append(upload)
     now = now or timezone.now()
-    with transaction.atomic():
+    # No savepoint of its own: a failure undoes the caller's whole transaction anyway, and
+    # this is the intake's hot path (one round trip less per ticket).
+    with transaction.atomic(savepoint=False):
         requester = end_user_get_or_create(email=request.email, name=request.name, phone=request.phone)
         ticket = ticket_services.ticket_create(
             requester=requester,
@@ -263,6 +265,8 @@ def intake_ticket_create(*, request: IntakeTicket, now: datetime | None = None) 
 def api_key_touch(*, api_key: ApiKey, now: datetime | None = None) -> None:
     """Record that a key was used, at most once a minute (every request would be a write)."""
     now = now or timezone.now()
+    if api_key.last_used_at is not None and api_key.last_used_at > now - timedelta(minutes=1):
+        return
     ApiKey.objects.filter(pk=api_key.pk).filter(
         models.Q(last_used_at__isnull=True) | models.Q(last_used_at__lt=now - timedelta(minutes=1))
     ).update(last_used_at=now)

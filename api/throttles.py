@@ -25,7 +25,7 @@ PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_rate(rate: str) -> tuple[int, int] | None:
-    """"3000/minute" -> (3000, 60); None for an empty or unreadable rate (no limit)."""
+    """ "3000/minute" -> (3000, 60); None for an empty or unreadable rate (no limit)."""
     count, _, period = (rate or "").partition("/")
     if not count.strip().isdigit() or not period.strip() or period.strip()[0] not in PERIODS:
         return None

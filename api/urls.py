@@ -30,6 +30,8 @@ v1 = [
         name="docs",
     ),
     *router.urls,
+    # Anything else under /api/v1/ is a JSON 404, as the API's own 404s are.
+    re_path(r"^.*$", views.not_found),
 ]
 
 urlpatterns = [

@@ -11,9 +11,15 @@ from django.db.models import Prefetch, QuerySet
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema, extend_schema_view
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
-from rest_framework.decorators import action
+from rest_framework.decorators import (
+    action,
+    api_view,
+    authentication_classes,
+    permission_classes,
+    throttle_classes,
+)
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -33,22 +39,18 @@ from tickets.exceptions import StaleTicket
 from tickets.models import Attachment, Department, EntryKind, HelpTopic, Priority, Status, Ticket
 from tickets.selectors import thread_entries_for_user, ticket_events_for_agent, ticket_get_for_user
 
-ERRORS = {
-    400: OpenApiResponse(OpenApiTypes.OBJECT, description="Bad input: `{field: [messages]}`."),
-    401: OpenApiResponse(OpenApiTypes.OBJECT, description="Not signed in."),
-    403: OpenApiResponse(OpenApiTypes.OBJECT, description="Not allowed."),
-    404: OpenApiResponse(OpenApiTypes.OBJECT, description="No such object, or not yours to see."),
-    409: OpenApiResponse(OpenApiTypes.OBJECT, description="The ticket's state refuses this, or it changed since."),
-    429: OpenApiResponse(OpenApiTypes.OBJECT, description="Too many requests; see Retry-After."),
-}
-
-
-def errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: ERRORS[code] for code in codes}
-
 
 def _user(request: Request) -> User:
     return request.user  # type: ignore[return-value]
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+@throttle_classes([])
+def not_found(request: Request) -> Response:
+    return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
 
 
 # ---------------------------------------------------------------- signing in
@@ -65,7 +67,7 @@ class TokenView(APIView):
             return [LoginAddressThrottle(), LoginEmailThrottle()]
         return super().get_throttles()
 
-    @extend_schema(request=s.TokenIn, responses={200: s.TokenOut, **errors(400, 429)}, auth=[])
+    @extend_schema(request=s.TokenIn, responses={200: s.TokenOut}, auth=[])
     def post(self, request: Request) -> Response:
         data = s.TokenIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -78,7 +80,7 @@ class TokenView(APIView):
         _, key = services.api_token_issue(user=user)  # type: ignore[arg-type]
         return Response(s.TokenOut({"token": key, "user": user}).data)
 
-    @extend_schema(request=None, responses={204: None, **errors(401)})
+    @extend_schema(request=None, responses={204: None})
     def delete(self, request: Request) -> Response:
         if not isinstance(request.auth, ApiToken):
             self.permission_denied(request, message="Send the token to revoke: Authorization: Token <token>.")
@@ -87,7 +89,7 @@ class TokenView(APIView):
 
 
 class MeView(APIView):
-    @extend_schema(responses={200: s.MeOut, **errors(401)})
+    @extend_schema(responses={200: s.MeOut})
     def get(self, request: Request) -> Response:
         return Response(s.MeOut(request.user).data)
 
@@ -108,15 +110,13 @@ ThreadItem = PolymorphicProxySerializer(
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[s.TicketFilterIn], responses={200: s.TicketOut(many=True), **errors(400, 401)}),
+    list=extend_schema(parameters=[s.TicketFilterIn], responses={200: s.TicketOut(many=True)}),
     create=extend_schema(
         request={"application/json": s.TicketCreateIn, "multipart/form-data": s.TicketCreateIn},
-        responses={201: s.TicketOut, **errors(400, 401, 403)},
+        responses={201: s.TicketOut},
     ),
-    retrieve=extend_schema(responses={200: s.TicketOut, **errors(401, 404)}),
-    partial_update=extend_schema(
-        request=s.TicketUpdateIn, responses={200: s.TicketOut, **errors(400, 401, 403, 404, 409)}
-    ),
+    retrieve=extend_schema(responses={200: s.TicketOut}),
+    partial_update=extend_schema(request=s.TicketUpdateIn, responses={200: s.TicketOut}),
 )
 class TicketViewSet(viewsets.GenericViewSet):
     """Tickets: agents see their departments' and their own; end users their own."""
@@ -175,7 +175,7 @@ class TicketViewSet(viewsets.GenericViewSet):
         ticket = ticket_change(ticket=ticket, actor=_user(request), changes=data.validated_data)
         return Response(s.TicketOut(_ticket_for_output(ticket.pk)).data)
 
-    @extend_schema(responses={200: ThreadItem, **errors(401, 404)})
+    @extend_schema(responses={200: ThreadItem})
     @action(detail=True, methods=["get"])
     def thread(self, request: Request, number: str) -> Response:
         user = _user(request)
@@ -208,7 +208,7 @@ class TicketViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         request={"multipart/form-data": s.ReplyIn, "application/json": s.ReplyIn},
-        responses={201: s.EntryOut, **errors(400, 401, 403, 404, 409)},
+        responses={201: s.EntryOut},
     )
     @action(detail=True, methods=["post"])
     def replies(self, request: Request, number: str) -> Response:
@@ -230,7 +230,7 @@ class TicketViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         request={"multipart/form-data": s.NoteIn, "application/json": s.NoteIn},
-        responses={201: s.EntryOut, **errors(400, 401, 403, 404)},
+        responses={201: s.EntryOut},
     )
     @action(detail=True, methods=["post"])
     def notes(self, request: Request, number: str) -> Response:
@@ -251,7 +251,7 @@ class TicketViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         request={"multipart/form-data": s.PostIn, "application/json": s.PostIn},
-        responses={201: s.EntryOut, **errors(400, 401, 403, 404, 409)},
+        responses={201: s.EntryOut},
     )
     @action(detail=True, methods=["post"])
     def messages(self, request: Request, number: str) -> Response:
@@ -270,7 +270,7 @@ class TicketViewSet(viewsets.GenericViewSet):
             ),
         )
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **errors(401, 404)})
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>[0-9]{1,18})", url_name="attachment")
     def attachment(self, request: Request, number: str, attachment_id: str) -> FileResponse:
         """Download a file of the thread (always as a download, never shown inline)."""
@@ -353,7 +353,8 @@ class ConfigViewSet(viewsets.ModelViewSet):
 
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
         serializer.instance = services.config_save(
-            instance=serializer.instance, values=dict(serializer.validated_data)  # type: ignore[arg-type]
+            instance=serializer.instance,
+            values=dict(serializer.validated_data),  # type: ignore[arg-type]
         )
 
     def perform_destroy(self, instance: Any) -> None:
@@ -362,11 +363,11 @@ class ConfigViewSet(viewsets.ModelViewSet):
 
 def _config_schema(serializer: type[serializers.BaseSerializer]) -> Any:
     return extend_schema_view(
-        list=extend_schema(responses={200: serializer(many=True), **errors(401, 403)}),
-        create=extend_schema(responses={201: serializer, **errors(400, 401, 403, 409)}),
-        retrieve=extend_schema(responses={200: serializer, **errors(401, 403, 404)}),
-        partial_update=extend_schema(responses={200: serializer, **errors(400, 401, 403, 404, 409)}),
-        destroy=extend_schema(responses={204: None, **errors(401, 403, 404, 409)}),
+        list=extend_schema(responses={200: serializer(many=True)}),
+        create=extend_schema(responses={201: serializer}),
+        retrieve=extend_schema(responses={200: serializer}),
+        partial_update=extend_schema(responses={200: serializer}),
+        destroy=extend_schema(responses={204: None}),
     )
 
 
@@ -406,8 +407,8 @@ class StatusViewSet(ConfigViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(responses={200: s.RoleSerializer(many=True), **errors(401, 403)}),
-    retrieve=extend_schema(responses={200: s.RoleSerializer, **errors(401, 403, 404)}),
+    list=extend_schema(responses={200: s.RoleSerializer(many=True)}),
+    retrieve=extend_schema(responses={200: s.RoleSerializer}),
 )
 class RoleViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = "[0-9]{1,18}"
@@ -426,10 +427,10 @@ def _agents() -> QuerySet[User]:
 
 
 @extend_schema_view(
-    list=extend_schema(responses={200: s.AgentOut(many=True), **errors(401, 403)}),
-    create=extend_schema(request=s.AgentCreateIn, responses={201: s.AgentOut, **errors(400, 401, 403)}),
-    retrieve=extend_schema(responses={200: s.AgentOut, **errors(401, 403, 404)}),
-    partial_update=extend_schema(request=s.AgentUpdateIn, responses={200: s.AgentOut, **errors(400, 401, 403, 404)}),
+    list=extend_schema(responses={200: s.AgentOut(many=True)}),
+    create=extend_schema(request=s.AgentCreateIn, responses={201: s.AgentOut}),
+    retrieve=extend_schema(responses={200: s.AgentOut}),
+    partial_update=extend_schema(request=s.AgentUpdateIn, responses={200: s.AgentOut}),
 )
 class AgentViewSet(viewsets.GenericViewSet):
     """Agents and admins, with their departments and roles. Deactivate rather than delete."""
@@ -464,10 +465,10 @@ class AgentViewSet(viewsets.GenericViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[s.UserFilterIn], responses={200: s.EndUserSerializer(many=True), **errors(401, 403)}),
-    create=extend_schema(responses={201: s.EndUserSerializer, **errors(400, 401, 403)}),
-    retrieve=extend_schema(responses={200: s.EndUserSerializer, **errors(401, 403, 404)}),
-    partial_update=extend_schema(responses={200: s.EndUserSerializer, **errors(400, 401, 403, 404)}),
+    list=extend_schema(parameters=[s.UserFilterIn], responses={200: s.EndUserSerializer(many=True)}),
+    create=extend_schema(responses={201: s.EndUserSerializer}),
+    retrieve=extend_schema(responses={200: s.EndUserSerializer}),
+    partial_update=extend_schema(responses={200: s.EndUserSerializer}),
 )
 class EndUserViewSet(ConfigViewSet):
     """End users (requesters). Deactivate rather than delete: their tickets stay theirs."""
@@ -496,13 +497,11 @@ class EndUserViewSet(ConfigViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(responses={200: s.WebhookSerializer(many=True), **errors(401, 403)}),
-    create=extend_schema(request=s.WebhookSerializer, responses={201: s.WebhookCreateOut, **errors(400, 401, 403)}),
-    retrieve=extend_schema(responses={200: s.WebhookSerializer, **errors(401, 403, 404)}),
-    partial_update=extend_schema(
-        request=s.WebhookUpdateIn, responses={200: s.WebhookCreateOut, **errors(400, 401, 403, 404)}
-    ),
-    destroy=extend_schema(responses={204: None, **errors(401, 403, 404)}),
+    list=extend_schema(responses={200: s.WebhookSerializer(many=True)}),
+    create=extend_schema(request=s.WebhookSerializer, responses={201: s.WebhookCreateOut}),
+    retrieve=extend_schema(responses={200: s.WebhookSerializer}),
+    partial_update=extend_schema(request=s.WebhookUpdateIn, responses={200: s.WebhookCreateOut}),
+    destroy=extend_schema(responses={204: None}),
 )
 class WebhookViewSet(viewsets.GenericViewSet):
     """Endpoints that hear of ticket events (admins only); signed with a secret of their own."""
@@ -539,7 +538,7 @@ class WebhookViewSet(viewsets.GenericViewSet):
         services.webhook_delete(webhook=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(responses={200: s.WebhookDeliveryOut(many=True), **errors(401, 403, 404)})
+    @extend_schema(responses={200: s.WebhookDeliveryOut(many=True)})
     @action(detail=True, methods=["get"])
     def deliveries(self, request: Request, pk: str) -> Response:
         """The delivery log, newest first."""
@@ -556,13 +555,13 @@ class WebhookViewSet(viewsets.GenericViewSet):
             webhook_id=self.get_object().pk,
         )
 
-    @extend_schema(responses={200: s.WebhookDeliveryDetailOut, **errors(401, 403, 404)})
+    @extend_schema(responses={200: s.WebhookDeliveryDetailOut})
     @action(detail=True, methods=["get"], url_path=r"deliveries/(?P<delivery_id>[0-9]{1,18})", url_name="delivery")
     def delivery(self, request: Request, pk: str, delivery_id: str) -> Response:
         """One delivery, with its payload and every try."""
         return Response(s.WebhookDeliveryDetailOut(self._delivery(pk, delivery_id)).data)
 
-    @extend_schema(request=None, responses={201: s.WebhookDeliveryOut, **errors(401, 403, 404)})
+    @extend_schema(request=None, responses={201: s.WebhookDeliveryOut})
     @action(
         detail=True,
         methods=["post"],
