@@ -273,7 +273,7 @@ def json_attachments(value: Any) -> tuple[list[Upload], list[str]]:
             problems.append(f"attachment {index}: the name and the data must be strings")
             continue
         try:
-            media_type, charset, content = parse_data_url(data)
+            _media_type, charset, content = parse_data_url(data)
         except ValueError as exc:
             problems.append(f"{single_line(name, 100)}: {exc}")
             continue

@@ -24,7 +24,6 @@ from tickets.models import (
     Priority,
     Status,
     ThreadEntry,
-    Ticket,
     TicketEvent,
     TicketSource,
     TicketState,
@@ -89,7 +88,7 @@ class TicketOut(serializers.Serializer):
     sla_plan = RefOut(read_only=True, allow_null=True)
     assignee = RefOut(read_only=True, allow_null=True)
     requester = RequesterOut(read_only=True)
-    source = serializers.ChoiceField(choices=TicketSource.choices, read_only=True)
+    source = serializers.ChoiceField(choices=TicketSource.choices, read_only=True)  # type: ignore[assignment]  # a field of that name; DRF's metaclass takes it off the class
     due_at = serializers.DateTimeField(read_only=True, allow_null=True)
     first_response_due_at = serializers.DateTimeField(read_only=True, allow_null=True)
     is_overdue = serializers.BooleanField(read_only=True)
@@ -119,7 +118,7 @@ class TicketFilterIn(serializers.Serializer):
     )
     requester = serializers.EmailField(required=False, help_text="The requester's email address.")
     overdue = serializers.BooleanField(required=False, allow_null=True, default=None)
-    source = serializers.ChoiceField(choices=TicketSource.choices, required=False)
+    source = serializers.ChoiceField(choices=TicketSource.choices, required=False)  # type: ignore[assignment]  # a field of that name; DRF's metaclass takes it off the class
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
     updated_after = serializers.DateTimeField(required=False)
@@ -154,7 +153,7 @@ class TicketCreateIn(serializers.Serializer):
     department = serializers.PrimaryKeyRelatedField(queryset=Department.objects.all(), required=False)
     sla_plan = serializers.PrimaryKeyRelatedField(queryset=SLAPlan.objects.all(), required=False, allow_null=True)
     assignee = serializers.PrimaryKeyRelatedField(queryset=agents(), required=False, allow_null=True)
-    source = serializers.ChoiceField(choices=TicketSource.choices, required=False, default=TicketSource.API)
+    source = serializers.ChoiceField(choices=TicketSource.choices, required=False, default=TicketSource.API)  # type: ignore[assignment]  # a field of that name; DRF's metaclass takes it off the class
     attachments = AttachmentsField()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -239,7 +238,7 @@ class EntryOut(serializers.Serializer):
     title = serializers.CharField(read_only=True)
     body = serializers.CharField(read_only=True, help_text="Plain text.")
     body_html = serializers.CharField(read_only=True, help_text="Sanitised HTML, or empty.")
-    source = serializers.ChoiceField(choices=TicketSource.choices, read_only=True)
+    source = serializers.ChoiceField(choices=TicketSource.choices, read_only=True)  # type: ignore[assignment]  # a field of that name; DRF's metaclass takes it off the class
     created_at = serializers.DateTimeField(read_only=True)
     attachments = AttachmentOut(many=True, read_only=True)
 
@@ -255,7 +254,7 @@ class EventOut(serializers.Serializer):
     from_value = serializers.CharField(read_only=True)
     to_value = serializers.CharField(read_only=True)
     entry_id = serializers.IntegerField(read_only=True, allow_null=True)
-    data = serializers.JSONField(read_only=True)
+    data = serializers.JSONField(read_only=True)  # type: ignore[assignment]  # a field of that name; DRF's metaclass takes it off the class
     created_at = serializers.DateTimeField(read_only=True)
 
     def get_type(self, event: TicketEvent) -> str:
@@ -333,7 +332,7 @@ class StatusSerializer(serializers.ModelSerializer):
     class Meta:
         model = Status
         fields = ["id", "name", "state", "is_default", "order"]
-        extra_kwargs = {"is_default": {"validators": []}, "state": {"validators": []}}
+        extra_kwargs: dict[str, dict[str, Any]] = {"is_default": {"validators": []}, "state": {"validators": []}}
         validators: list[Any] = []
 
 
@@ -471,7 +470,9 @@ class WebhookAttemptOut(serializers.ModelSerializer):
 class WebhookDeliveryOut(serializers.ModelSerializer):
     state = serializers.ChoiceField(choices=DeliveryState.choices, read_only=True)
     event_type = serializers.ChoiceField(choices=WebhookEvent.choices, read_only=True)
-    redelivery_of = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    redelivery_of: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True
+    )
 
     class Meta:
         model = WebhookDelivery

@@ -3,11 +3,12 @@ not see), validate with the serializers, change with the services."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import authenticate
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Model, Prefetch, QuerySet
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -181,7 +182,7 @@ class TicketViewSet(viewsets.GenericViewSet):
         user = _user(request)
         ticket = self._ticket()
         context = {"ticket_number": ticket.number}
-        items = [
+        items: list[tuple[datetime, int, int, Any]] = [
             (entry.created_at, 0, entry.pk, s.EntryOut(entry, context=context).data)
             for entry in thread_entries_for_user(ticket=ticket, user=user)
         ]
@@ -352,10 +353,9 @@ class ConfigViewSet(viewsets.ModelViewSet):
         serializer.instance = services.config_save(instance=model(), values=dict(serializer.validated_data))
 
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
-        serializer.instance = services.config_save(
-            instance=serializer.instance,
-            values=dict(serializer.validated_data),  # type: ignore[arg-type]
-        )
+        instance = serializer.instance
+        assert isinstance(instance, Model)
+        serializer.instance = services.config_save(instance=instance, values=dict(serializer.validated_data))
 
     def perform_destroy(self, instance: Any) -> None:
         services.config_delete(instance=instance)

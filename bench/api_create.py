@@ -229,7 +229,7 @@ def floor(env: dict[str, str], clients: int, seconds: float) -> dict[str, Any]:
                     " status_id, state, source, ip_address, due_at, is_overdue, created_at, updated_at,"
                     " last_message_at, satisfaction_comment, version)"
                     " VALUES (%s,%s,%s,%s,%s,%s,'open','api','192.0.2.10',%s,false,%s,%s,%s,'',2) RETURNING id",
-                    [rng.randrange(10**7, 10**8) + 10**8 * rng.randrange(1, 9), "CRITICAL: floor", requester,
+                    [rng.randrange(10**17, 10**18), "CRITICAL: floor", requester,
                      department.pk, priority.pk, status.pk, due, now, now, now],
                 )  # fmt: skip
                 ticket_id = cursor.fetchone()[0]
@@ -297,6 +297,7 @@ def main() -> None:
         raise SystemExit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: the figure is for the production stack.")
     env = server_env(database_url, redis_url)
     database_prepare(env)
+    load_before = os.getloadavg()
     port = free_port()
     server = gunicorn_start(env, port, args.workers)
     try:
@@ -316,6 +317,8 @@ def main() -> None:
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
+        # Other work on the machine skews absolute figures; the floor, run beside, gives the ratio.
+        "load_average_before": [round(x, 2) for x in load_before],
         "settings": {
             "clients": args.clients,
             "gunicorn_workers": args.workers,
@@ -339,7 +342,8 @@ def main() -> None:
         "# Ticket creation through /api/tickets.json",
         "",
         f"{result['date']}, {result['machine']['cores']} cores, {result['machine']['memory_mb']} MB, "
-        f"gunicorn {args.workers} sync workers, {args.clients} clients, {args.runs} runs of {args.seconds:g} s.",
+        f"gunicorn {args.workers} sync workers, {args.clients} clients, {args.runs} runs of {args.seconds:g} s; "
+        f"load average before: {result['load_average_before'][0]}.",
         "",
         "| figure | median | min | max | target |",
         "|---|---|---|---|---|",

@@ -44,9 +44,7 @@ def api_key(seed: None) -> ApiKey:
     return api_key_create(name="Monitoring", allowed_addresses="127.0.0.1, 10.1.0.0/16", key=KEY)[0]
 
 
-def post(
-    path: str, body: str | bytes, key: str | None = KEY, address: str = "127.0.0.1", **extra: Any
-) -> Any:
+def post(path: str, body: str | bytes, key: str | None = KEY, address: str = "127.0.0.1", **extra: Any) -> Any:
     headers = {"HTTP_X_API_KEY": key} if key is not None else {}
     content_type = extra.pop("content_type", "application/x-www-form-urlencoded")  # curl's default
     return Client(REMOTE_ADDR=address).post(path, body, content_type=content_type, **headers, **extra)
@@ -74,9 +72,7 @@ def test_a_monitoring_alert_opens_a_ticket_and_gets_its_number_alone(api_key: Ap
     assert ticket.entries.get().body == "PING CRITICAL - Packet loss = 100%"
 
 
-@pytest.mark.parametrize(
-    "path", ["/api/tickets.json", "/api/http.php/tickets.json"]
-)
+@pytest.mark.parametrize("path", ["/api/tickets.json", "/api/http.php/tickets.json"])
 def test_both_osticket_paths_work(api_key: ApiKey, path: str) -> None:
     created(post(path, json.dumps(ALERT)))
 
@@ -86,7 +82,9 @@ def test_the_body_is_read_as_json_whatever_the_content_type_says(api_key: ApiKey
     created(post("/api/tickets.json", json.dumps(ALERT), content_type=content_type))
 
 
-def test_optional_fields_are_applied(api_key: ApiKey, priorities: dict[str, Priority], report_a_problem: HelpTopic) -> None:
+def test_optional_fields_are_applied(
+    api_key: ApiKey, priorities: dict[str, Priority], report_a_problem: HelpTopic
+) -> None:
     ticket = created(
         post(
             "/api/tickets.json",
@@ -129,7 +127,9 @@ def test_unknown_fields_are_ignored_and_never_applied(api_key: ApiKey, online_ba
     ticket = created(
         post(
             "/api/tickets.json",
-            json.dumps({**ALERT, "deptId": online_banking.pk, "staffId": john.pk, "statusId": 3, "duedate": "2030-01-01"}),
+            json.dumps(
+                {**ALERT, "deptId": online_banking.pk, "staffId": john.pk, "statusId": 3, "duedate": "2030-01-01"}
+            ),
         )
     )
     assert ticket.department.name == "Support"
@@ -226,7 +226,9 @@ def test_attachments_in_both_data_url_forms_are_stored(api_key: ApiKey) -> None:
 
 
 def test_the_name_type_data_object_form_works_in_json_too(api_key: ApiKey) -> None:
-    attachments = [{"name": "trace.log", "type": "text/plain", "data": base64.b64encode(b"trace\n").decode(), "encoding": "base64"}]
+    attachments = [
+        {"name": "trace.log", "type": "text/plain", "data": base64.b64encode(b"trace\n").decode(), "encoding": "base64"}
+    ]
     ticket = created(post("/api/tickets.json", json.dumps({**ALERT, "attachments": attachments})))
     assert [a.filename for a in ticket.entries.get().attachments.all()] == ["trace.log"]
 
@@ -371,9 +373,7 @@ def test_a_key_that_may_not_create_tickets_is_401_not_authorized(api_key: ApiKey
 def test_forwarded_for_counts_only_from_a_trusted_proxy(api_key: ApiKey, settings: Any) -> None:
     settings.TRUSTED_PROXIES = ["192.0.2.0/24"]
     # Through the trusted proxy: the client's address (right-most untrusted hop) is used.
-    created(
-        post("/api/tickets.json", json.dumps(ALERT), address="192.0.2.5", HTTP_X_FORWARDED_FOR="6.6.6.6, 10.1.0.9")
-    )
+    created(post("/api/tickets.json", json.dumps(ALERT), address="192.0.2.5", HTTP_X_FORWARDED_FOR="6.6.6.6, 10.1.0.9"))
     # From anyone else the header is ignored: the peer itself is not allowed.
     refused = post("/api/tickets.json", json.dumps(ALERT), address="198.51.100.1", HTTP_X_FORWARDED_FOR="127.0.0.1")
     assert refused.status_code == 401

@@ -142,9 +142,7 @@ def test_an_admin_moves_jane_to_support_and_deactivates_no_one_by_mistake(
     assert "is_active" in refused.json()
 
 
-def test_agents_and_users_lists_cost_fixed_queries(
-    john: User, admin: User, django_assert_num_queries: object
-) -> None:
+def test_agents_and_users_lists_cost_fixed_queries(john: User, admin: User, django_assert_num_queries: object) -> None:
     client = client_as(john)
     # token, count, page, memberships with their departments and roles
     with django_assert_num_queries(4):  # type: ignore[operator]

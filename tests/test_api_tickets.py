@@ -461,9 +461,7 @@ def test_the_thread_shows_entries_and_events_in_order_to_agents(
         client.get(f"/api/v1/tickets/{karens_ticket.number}/thread/")
 
 
-def test_an_end_user_reads_only_the_public_thread_and_no_events(
-    john: User, karen: User, karens_ticket: Ticket
-) -> None:
+def test_an_end_user_reads_only_the_public_thread_and_no_events(john: User, karen: User, karens_ticket: Ticket) -> None:
     services.ticket_add_note(ticket=karens_ticket, actor=john, body="Secret: the vendor is at fault")
     services.ticket_reply(ticket=karens_ticket, actor=john, body="We are on it.")
     items = client_as(karen).get(f"/api/v1/tickets/{karens_ticket.number}/thread/").json()
@@ -501,9 +499,7 @@ def test_jane_replies_and_karen_answers_through_the_api(
     assert karens_ticket.state == TicketState.OPEN
 
 
-def test_posts_go_only_where_each_caller_may_write(
-    john: User, karen: User, ken: User, karens_ticket: Ticket
-) -> None:
+def test_posts_go_only_where_each_caller_may_write(john: User, karen: User, ken: User, karens_ticket: Ticket) -> None:
     number = karens_ticket.number
     assert client_as(karen).post(f"/api/v1/tickets/{number}/replies/", {"body": "x"}, format="json").status_code == 403
     assert client_as(karen).post(f"/api/v1/tickets/{number}/notes/", {"body": "x"}, format="json").status_code == 403
@@ -566,9 +562,7 @@ def test_an_agent_assigned_a_ticket_outside_their_departments_sees_it(
     admin: User, jane: User, karens_ticket: Ticket
 ) -> None:
     # Admins may assign anyone who can hold tickets of the department; Jane cannot hold Support's.
-    response = client_as(admin).patch(
-        f"/api/v1/tickets/{karens_ticket.number}/", {"assignee": jane.pk}, format="json"
-    )
+    response = client_as(admin).patch(f"/api/v1/tickets/{karens_ticket.number}/", {"assignee": jane.pk}, format="json")
     assert response.status_code == 400
     assert client_as(jane).get(f"/api/v1/tickets/{karens_ticket.number}/").status_code == 404
 
