@@ -1,6 +1,7 @@
 """Reading osTicket-style ticket requests (JSON and XML) into an `IntakeTicket`.
 
-The fields and forms are osTicket 1.18's (see the README's API section), with these choices:
+The fields and forms are osTicket 1.18's (name, email, subject, message; phone, notes, priority,
+topicId, source, ip, alert, autorespond, attachments), with these choices:
 - unknown fields are ignored, never applied (osTicket passes some internal ones through);
 - `alert` and `autorespond` are real booleans: false, 0, "false", "0", "no", "off" and ""
   count as false (osTicket's JSON reader casts with PHP's (bool), so "false" is true there);
