@@ -32,6 +32,7 @@ from api import serializers as s
 from api import services
 from api.authentication import TokenAuthentication
 from api.models import ApiToken, Webhook, WebhookAttempt, WebhookDelivery
+from api.network import client_ip
 from api.permissions import AgentsReadAdminsWrite, EveryoneReadsAdminsWrite, IsAdmin
 from api.selectors import TICKET_RELATED, tickets_for_api
 from api.throttles import LoginAddressThrottle, LoginEmailThrottle
@@ -162,7 +163,7 @@ class TicketViewSet(viewsets.GenericViewSet):
                 sla_plan=v.get("sla_plan"),
                 assignee=v.get("assignee"),
                 uploads=uploads,
-                ip_address=request.META.get("REMOTE_ADDR") or None,
+                ip_address=client_ip(request),
             )
         return Response(s.TicketOut(_ticket_for_output(ticket.pk)).data, status=status.HTTP_201_CREATED)
 
@@ -267,7 +268,7 @@ class TicketViewSet(viewsets.GenericViewSet):
                 body_html=v.get("body_html", ""),
                 uploads=v["attachments"],
                 source="api",
-                ip_address=request.META.get("REMOTE_ADDR") or None,
+                ip_address=client_ip(request),
             ),
         )
 

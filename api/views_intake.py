@@ -29,7 +29,7 @@ from api.models import ApiKey
 from api.network import client_ip
 from api.services import IntakeTicket, api_key_touch, intake_ticket_create
 from api.throttles import parse_rate
-from tickets.exceptions import InvalidInput, TicketActionError
+from tickets.exceptions import InvalidInput, StaleTicket, TicketActionError
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +156,11 @@ def _email(request: HttpRequest) -> HttpResponse:
         result = email_ingest(raw=raw, mailbox=None)
     except InvalidInput as exc:
         return _text(400, f"Unable to process email: {exc.message}")
+    except StaleTicket:
+        # The ticket changed under the reply: the mail server tries again in a moment.
+        return _unavailable()
+    except TicketActionError as exc:
+        return _text(403, f"Unable to process email: {exc}")
     return email_answer(result)
 
 

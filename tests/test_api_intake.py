@@ -543,3 +543,32 @@ def test_the_email_intake_answers_503_when_the_database_is_down(
 
     monkeypatch.setattr(sys.modules["inbound.services"], "email_ingest", down)
     assert _email().status_code == 503
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [("InvalidInput", 400), ("ActionNotAllowed", 403), ("InvalidTransition", 403), ("StaleTicket", 503)],
+)
+def test_refusals_of_the_ingest_map_to_what_mail_servers_understand(
+    api_key: ApiKey, ingest: list, monkeypatch: pytest.MonkeyPatch, error: str, status: int
+) -> None:
+    import sys
+
+    from tickets import exceptions
+
+    def refuse(**kwargs: Any) -> None:
+        if error == "InvalidInput":
+            raise exceptions.InvalidInput("raw", "Not a mail message")
+        raise getattr(exceptions, error)("refused")
+
+    monkeypatch.setattr(sys.modules["inbound.services"], "email_ingest", refuse)
+    assert _email().status_code == status
+
+
+def test_the_email_intake_answers_503_until_the_mail_pipeline_is_installed(
+    api_key: ApiKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "inbound.services", None)  # importing it fails
+    assert _email().status_code == 503
