@@ -5,12 +5,15 @@ nor an answer that breaks the schema."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.cache import cache
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
@@ -51,7 +54,19 @@ def test_the_docs_page_loads_its_assets_from_the_site_and_no_inline_script(db: N
 
 
 @pytest.fixture
-def world(seed: None, karen: User, ken: User, settings: Any) -> dict[str, str]:
+def _connection_kept() -> Iterator[None]:
+    """Calls go through the real WSGI app, whose end-of-request signal closes a connection
+    found inside a transaction: that would end the test's own. Django's test client does
+    the same as this."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def world(_connection_kept: None, seed: None, karen: User, ken: User, settings: Any) -> dict[str, str]:
     """The seed cast with a ticket each for Karen and Ken, and a token per persona."""
     # Throttles would answer 429 to a fuzzer; they are tested on their own.
     settings.API_THROTTLE_USER = settings.API_THROTTLE_ANON = settings.API_THROTTLE_LOGIN = ""
