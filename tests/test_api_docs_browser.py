@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 
 from accounts.models import User
 from api.models import WebhookDelivery
@@ -46,6 +47,9 @@ def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield tab
         context.close()
         browser.close()
+        # ORM calls made while Playwright's loop ran used a connection of their own (Django keeps
+        # connections per context there); left open, PostgreSQL could not drop the test database.
+        connections.close_all()
 
 
 def watch(page: Any) -> tuple[list[str], list[str]]:
