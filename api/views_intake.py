@@ -82,8 +82,11 @@ def _throttled(key: ApiKey) -> int | None:
     try:
         window = int(time.time() // seconds)
         cache_key = f"intake:{key.pk}:{window}"
-        cache.add(cache_key, 0, timeout=seconds + 1)
-        used = cache.incr(cache_key)
+        try:
+            used = cache.incr(cache_key)
+        except ValueError:  # the window's first request: one more round trip, once per window
+            cache.add(cache_key, 0, timeout=seconds + 1)
+            used = cache.incr(cache_key)
     except Exception as exc:  # the cache is down: let the ticket in
         logger.warning("intake throttle skipped: %s", exc)
         return None

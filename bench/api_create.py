@@ -117,6 +117,46 @@ def gunicorn_start(env: dict[str, str], port: int, workers: int) -> subprocess.P
     raise SystemExit("gunicorn did not start")
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def database_backends(env: dict[str, str]) -> list[int]:
+    """The PostgreSQL server processes serving the benchmark's database (same machine)."""
+    import psycopg2
+
+    parts = urlsplit(env["DATABASE_URL"])
+    conn = psycopg2.connect(
+        host=parts.hostname, port=parts.port or 5432, user=parts.username, password=parts.password, dbname="postgres"
+    )
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [parts.path.lstrip("/")])
+        pids = [row[0] for row in cursor.fetchall()]
+    conn.close()
+    return pids
+
+
 def alert(i: int) -> bytes:
     sender = i % SENDERS
     return json.dumps(
@@ -213,7 +253,7 @@ def floor(env: dict[str, str], clients: int, seconds: float) -> dict[str, Any]:
     lock = threading.Lock()
 
     def writer(seed: int) -> None:
-        rng = random.Random(seed)
+        rng = random.Random(secrets.randbits(64) ^ seed)
         conn = psycopg2.connect(
             host=parts.hostname, port=parts.port or 5432, user=parts.username, password=parts.password,
             dbname=parts.path.lstrip("/"),
@@ -302,7 +342,18 @@ def main() -> None:
     server = gunicorn_start(env, port, args.workers)
     try:
         load(port, args.clients, args.warmup, start_index=10**8)
-        runs = [load(port, args.clients, args.seconds, start_index=(r + 1) * 10**7) for r in range(args.runs)]
+        workers = children(server.pid)
+        runs = []
+        for r in range(args.runs):
+            backends = database_backends(env)
+            web_before, db_before = cpu_seconds(workers), cpu_seconds(backends)
+            run = load(port, args.clients, args.seconds, start_index=(r + 1) * 10**7)
+            # CPU time per ticket does not depend on what else the machine runs: it says what
+            # two cores of our own would give (cores / CPU time per ticket).
+            if run["created"]:
+                run["web_cpu_ms_per_ticket"] = round(1000 * (cpu_seconds(workers) - web_before) / run["created"], 2)
+                run["db_cpu_ms_per_ticket"] = round(1000 * (cpu_seconds(backends) - db_before) / run["created"], 2)
+            runs.append(run)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -327,6 +378,8 @@ def main() -> None:
             "target_tickets_per_second": 300,
         },
         "tickets_per_second": summary(rates),
+        "web_cpu_ms_per_ticket": summary([r.get("web_cpu_ms_per_ticket", 0.0) for r in runs]),
+        "db_cpu_ms_per_ticket": summary([r.get("db_cpu_ms_per_ticket", 0.0) for r in runs]),
         "errors": sum(r["errors"] for r in runs),
         "runs": runs,
     }
@@ -349,6 +402,14 @@ def main() -> None:
         "|---|---|---|---|---|",
         f"| tickets/s through the API | {rate['median']} | {rate['min']} | {rate['max']} | ≥ 300, no errors |",
     ]
+    web, db = result["web_cpu_ms_per_ticket"]["median"], result["db_cpu_ms_per_ticket"]["median"]
+    cores = os.cpu_count() or 1
+    result["tickets_per_second_on_idle_cores_estimate"] = round(cores * 1000 / (web + db), 1) if web + db else None
+    lines.append(f"| CPU ms per ticket: web workers + PostgreSQL | {web} + {db} | | | |")
+    lines.append(
+        f"| tickets/s {cores} idle cores would give (cores / CPU per ticket) | "
+        f"{result['tickets_per_second_on_idle_cores_estimate']} | | | ≥ 300 |"
+    )
     if floors:
         f = result["floor_raw_insert_tickets_per_second"]
         lines.append(f"| tickets/s by raw INSERTs (floor) | {f['median']} | {f['min']} | {f['max']} | — |")
