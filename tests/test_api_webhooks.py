@@ -401,3 +401,19 @@ def test_tickets_keep_working_when_no_webhook_exists(karen: User) -> None:
     assert isinstance(ticket, Ticket)
     assert not WebhookDelivery.objects.exists()
     assert ticket.state == TicketState.OPEN
+
+
+def test_the_django_admin_makes_an_api_key_and_shows_it_once(admin: User) -> None:
+    from api.models import ApiKey
+
+    client = Client()
+    client.force_login(admin)
+    response = client.post(
+        "/django-admin/api/apikey/add/",
+        {"name": "Backdoor key", "allowed_addresses": "127.0.0.1", "can_create_tickets": "on", "is_active": "on"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    key = ApiKey.objects.get(name="Backdoor key")
+    shown = response.content.decode().split("The new key is ")[1][:32]
+    assert ApiKey.hash_key(shown) == key.key_hash
