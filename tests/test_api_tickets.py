@@ -587,3 +587,28 @@ def test_a_collaborator_reads_and_writes_to_the_ticket(john: User, karen: User, 
         client.post(f"/api/v1/tickets/{karens_ticket.number}/messages/", {"body": "Me too"}, format="json").status_code
         == 201
     )
+
+
+# Karen's Support ticket, as each of the cast reaches it: (method, path, body) -> status per persona.
+MATRIX = [
+    # anonymous, admin, John (Support), Jane (Online Banking), Karen (requester), Ken (another end user)
+    ("get", "", None, [401, 200, 200, 404, 200, 404]),
+    ("get", "thread/", None, [401, 200, 200, 404, 200, 404]),
+    ("patch", "", {"note": "checked"}, [401, 200, 200, 404, 403, 404]),
+    ("post", "replies/", {"body": "On it"}, [401, 201, 201, 404, 403, 404]),
+    ("post", "notes/", {"body": "Internal"}, [401, 201, 201, 404, 403, 404]),
+    ("post", "messages/", {"body": "Any news?"}, [401, 403, 403, 404, 201, 404]),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "expected"), MATRIX)
+def test_the_permission_matrix_of_a_ticket(
+    method: str, path: str, body: dict | None, expected: list[int], admin: User, john: User, jane: User,
+    karen: User, ken: User, karens_ticket: Ticket,
+) -> None:  # fmt: skip
+    got = []
+    for user in (None, admin, john, jane, karen, ken):
+        call = getattr(client_as(user), method)
+        url = f"/api/v1/tickets/{karens_ticket.number}/{path}"
+        got.append((call(url, body, format="json") if body is not None else call(url)).status_code)
+    assert got == expected
