@@ -31,6 +31,11 @@ app.conf.beat_schedule = {
         "schedule": float(settings.INBOUND_POLL_SECONDS),
         "options": {"expires": max(settings.INBOUND_POLL_SECONDS - 5, 1)},
     },
+    "webhooks-resend-due": {
+        "task": "api.tasks.webhooks_resend_due",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "tickets-autoclose-resolved": {
         "task": "tickets.tasks.autoclose_resolved",
         "schedule": 15 * 60.0,

@@ -6,6 +6,7 @@ beside manage.py is read when present; real environment variables win over it.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import sys
 from datetime import timedelta
@@ -261,25 +262,70 @@ TRUST_X_FORWARDED_FOR = env.bool("TRUST_X_FORWARDED_FOR", default=False)
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
+# The REST API (/api/v1/). Throttle rates are "<number>/<second|minute|hour|day>"; an empty
+# value turns that throttle off.
+API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="60/minute")
+API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="1200/minute")
+API_THROTTLE_LOGIN = env.str("API_THROTTLE_LOGIN", default="10/minute")
+API_PAGE_SIZE_MAX = env.int("API_PAGE_SIZE_MAX", default=200)
 REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header makes an anonymous call a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttles.AnonThrottle", "api.throttles.UserThrottle"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
     "PAGE_SIZE": 50,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Help Desk API",
-    "DESCRIPTION": "Tickets, threads, and the help desk's configuration.",
+    "DESCRIPTION": (
+        "Tickets, threads, and the help desk's configuration. Sign in with `POST /api/v1/auth/token/` "
+        "and send `Authorization: Token <token>`. Errors: 400 `{field: [messages]}`, 401, 403, 404 for "
+        "anything you may not see, 409 for a change the ticket's state refuses or a stale edit, 429 "
+        "with `Retry-After`."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "TicketStateEnum": "tickets.models.TicketState",
+        "TicketSourceEnum": "tickets.models.TicketSource",
+        "WebhookEventEnum": "api.models.WebhookEvent",
+        "DeliveryStateEnum": "api.models.DeliveryState",
+    },
 }
+
+# The osTicket-compatible intake (/api/tickets.json, .xml, .email) and API keys.
+# Proxies whose X-Forwarded-For is believed (IPs or CIDR ranges, comma-separated); the
+# address an API key is checked against is the first one, from the right, that is not one of them.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or a CIDR range.") from None
+# Tickets one API key may open, e.g. "3000/minute"; empty: no limit.
+API_INTAKE_THROTTLE = env.str("API_INTAKE_THROTTLE", default="3000/minute")
+
+# Webhooks: seconds to wait on an endpoint, and tries before a delivery is marked failed.
+WEBHOOK_TIMEOUT = env.int("WEBHOOK_TIMEOUT", default=10)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 
 # Security. With DEBUG off these make `manage.py check --deploy` clean; each can be
 # relaxed through the environment (for example behind a proxy that terminates TLS).

@@ -7,6 +7,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("django-admin/", admin.site.urls),
     path("staff/admin/mail/", include("inbound.urls")),
+    path("staff/admin/api/", include("api.urls_admin")),
     path("staff/admin/", include("adminpanel.urls")),
     path("staff/", include("tickets.urls.staff")),
     path("api/v1/", include("sla.api_urls")),

@@ -23,6 +23,7 @@ def event_record(
     at: datetime | None = None,
 ) -> TicketEvent:
     """Write one event and plan the notifications it causes, in the caller's transaction."""
+    from api.webhooks import webhooks_plan_for_event
     from notifications.planner import notifications_plan_for_event
 
     event = TicketEvent.objects.create(
@@ -36,6 +37,7 @@ def event_record(
         created_at=at or timezone.now(),
     )
     notifications_plan_for_event(event)
+    webhooks_plan_for_event(event)
     return event
 
 
