@@ -84,8 +84,9 @@ def email_ingest(*, raw: bytes, mailbox: Mailbox | None = None, via: str = "pipe
         logger.exception("could not parse an incoming message")
         parsed, error = None, f"Could not read the message: {type(exc).__name__}: {exc}"
     message_id = parsed.message_id if parsed is not None else synthetic_message_id(raw)
-    if _seen(message_id):
-        return IngestResult(outcome=Outcome.DUPLICATE, reason=f"{message_id} was taken in before.")
+    earlier = _seen(message_id)
+    if earlier is not None:
+        return earlier
     record = InboundMessage(
         message_id=message_id,
         raw=raw,
@@ -109,8 +110,9 @@ def email_ingest(*, raw: bytes, mailbox: Mailbox | None = None, via: str = "pipe
             record.save(force_insert=True)
             return result
     except IntegrityError:
-        if _seen(message_id):
-            return IngestResult(outcome=Outcome.DUPLICATE, reason=f"{message_id} was taken in before.")
+        earlier = _seen(message_id)
+        if earlier is not None:
+            return earlier
         raise
     except DatabaseError:
         raise
@@ -125,14 +127,22 @@ def email_ingest(*, raw: bytes, mailbox: Mailbox | None = None, via: str = "pipe
             with transaction.atomic():
                 record.save(force_insert=True)
         except IntegrityError:
-            return IngestResult(outcome=Outcome.DUPLICATE, reason=f"{message_id} was taken in before.")
+            return _seen(message_id) or IngestResult(
+                outcome=Outcome.DUPLICATE, reason=f"{message_id} was taken in before."
+            )
         return IngestResult(outcome=Outcome.REJECTED, reason=reason, message=record)
 
 
-def _seen(message_id: str) -> bool:
-    # Every message that wrote an entry has its InboundMessage row (same transaction), so one
-    # indexed lookup answers; the unique index settles two ingests racing past it.
-    return InboundMessage.objects.filter(message_id=message_id).exists()
+def _seen(message_id: str) -> IngestResult | None:
+    """The answer for a message taken in before (naming the ticket it went to), or None.
+
+    Every message that wrote an entry has its InboundMessage row (same transaction), so one
+    indexed lookup answers; the unique index settles two ingests racing past it.
+    """
+    earlier = InboundMessage.objects.filter(message_id=message_id).select_related("ticket").first()
+    if earlier is None:
+        return None
+    return IngestResult(outcome=Outcome.DUPLICATE, ticket=earlier.ticket, reason=f"{message_id} was taken in before.")
 
 
 def _finish(record: InboundMessage, result: IngestResult) -> IngestResult:
