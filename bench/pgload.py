@@ -159,10 +159,20 @@ def marker_write(conn: Connection, figures: dict[str, Any]) -> None:
 
 
 def copy_between(
-    source: Connection, target: Connection, select_sql: str, table: str, columns: list[str], *, chunk: int = 1 << 16
+    source: Connection,
+    target: Connection,
+    select_sql: str,
+    table: str,
+    columns: list[str],
+    *,
+    freeze: bool = False,
+    chunk: int = 1 << 16,
 ) -> int:
     """Stream `COPY (select_sql) TO STDOUT` on `source` into `COPY table (columns) FROM STDIN`
-    on `target` through an OS pipe: both servers work at once, nothing lands on disk."""
+    on `target` through an OS pipe: both servers work at once, nothing lands on disk.
+
+    `freeze` needs the table truncated (or created) in the target's open transaction.
+    """
     read_fd, write_fd = os.pipe()
     errors: list[BaseException] = []
 
@@ -177,7 +187,8 @@ def copy_between(
     thread = threading.Thread(target=produce, daemon=True)
     thread.start()
     with os.fdopen(read_fd, "rb", buffering=chunk) as stream, target.cursor() as cursor:
-        cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", stream, size=chunk)
+        options = " WITH (FREEZE)" if freeze else ""
+        cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN{options}", stream, size=chunk)
         rows = cursor.rowcount
     thread.join()
     if errors:

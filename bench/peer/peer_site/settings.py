@@ -95,3 +95,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
+
+if os.environ.get("BENCH_QUERY_COUNT"):
+    # The benchmark's query counter (bench/querycount.py, on the path through gunicorn's
+    # --pythonpath), outermost as in the project's benchmark settings.
+    MIDDLEWARE = ["querycount.QueryCountMiddleware", *MIDDLEWARE]
