@@ -28,7 +28,7 @@ import multiprocessing
 import random
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -312,7 +312,7 @@ class Plan:
     priorities: list[int]  # weighted: pick one at random
     plans: list[PlanInfo]  # weighted by PlanInfo.weight
     topics: list[list[int]]  # per department
-    counts: dict[str, int] = field(default_factory=dict)
+    block: int = BLOCK
 
 
 # ------------------------------------------------------------------------------------ the cast
@@ -391,7 +391,7 @@ def build_cast(*, departments: int, agents: int, end_users: int, log: Callable[[
     log(f"cast: {len(department_ids)} departments, {len(agent_ids)} agents, {end_users:,} end users")
 
 
-def _plan(*, tickets: int, seed: int, anchor: datetime, departments: int, end_users: int) -> Plan:
+def _plan(*, tickets: int, seed: int, anchor: datetime, departments: int, end_users: int, block: int) -> Plan:
     department_rows = list(Department.objects.order_by("id").values_list("id", "name"))[:departments]
     agents: list[list[int]] = []
     for dep, _ in department_rows:
@@ -478,6 +478,7 @@ def _plan(*, tickets: int, seed: int, anchor: datetime, departments: int, end_us
         priorities=priorities,
         plans=plans,
         topics=topics,
+        block=block,
     )
 
 
@@ -556,8 +557,8 @@ class _Clock:
         return self.days[seconds // 86400 - self.first_day] + self.times[seconds % 86400]
 
 
-_TEXT: _Text | None = None
-_CLOCK: _Clock | None = None
+_TEXTS: dict[int, _Text] = {}
+_CLOCKS: dict[int, _Clock] = {}
 
 
 def generate_block(plan: Plan, block: int) -> dict[str, list[str]]:
@@ -566,13 +567,10 @@ def generate_block(plan: Plan, block: int) -> dict[str, list[str]]:
     The loop is written for speed (it makes ~20 rows per ticket, millions of times): locals
     instead of attributes, timestamps from lookup tables, one format call per row.
     """
-    global _TEXT, _CLOCK
-    if _TEXT is None:
-        _TEXT = _Text(plan.seed)
-    if _CLOCK is None:
-        first_day = (plan.anchor - (SPAN_DAYS + 2) * 86400) // 86400
-        _CLOCK = _Clock(first_day, SPAN_DAYS + 120)
-    text, clock = _TEXT, _CLOCK
+    # Built once per process (and per seed and anchor): a few hundred milliseconds each.
+    text = _TEXTS.get(plan.seed) or _TEXTS.setdefault(plan.seed, _Text(plan.seed))
+    first_day = (plan.anchor - (SPAN_DAYS + 2) * 86400) // 86400
+    clock = _CLOCKS.get(first_day) or _CLOCKS.setdefault(first_day, _Clock(first_day, SPAN_DAYS + 120))
     days, times, day0 = clock.days, clock.times, clock.first_day
     rng = random.Random(f"block:{plan.seed}:{block}")
     r = rng.random
@@ -613,8 +611,8 @@ def generate_block(plan: Plan, block: int) -> dict[str, list[str]]:
     msg, rsp, note = EntryKind.MESSAGE.value, EntryKind.RESPONSE.value, EntryKind.NOTE.value
     low, space, step, seed = plan.number_low, plan.number_space, plan.number_step, plan.seed
     swaps = plan.number_swaps
-    first_index = block * BLOCK
-    count = min(BLOCK, plan.tickets - first_index)
+    first_index = block * plan.block
+    count = min(plan.block, plan.tickets - first_index)
     for local in range(count):
         offset = first_index + local
         tid = plan.ticket_base + offset
@@ -889,9 +887,13 @@ def load_tickets(
     workers: int = 2,
     anchor: datetime | None = None,
     vacuum: bool = True,
+    block: int = BLOCK,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Generate and COPY `tickets` tickets with their threads, events and clocks."""
+    """Generate and COPY `tickets` tickets with their threads, events and clocks.
+
+    The same seed, anchor and block size give the same rows, whatever the number of workers.
+    """
     if connection.vendor != "postgresql":
         raise RuntimeError("bench_data loads with COPY: it needs PostgreSQL (set DATABASE_URL).")
     started = time.monotonic()
@@ -899,13 +901,13 @@ def load_tickets(
     people = min(end_users, max(tickets, 100))
     with transaction.atomic():
         build_cast(departments=departments, agents=agents, end_users=people, log=log)
-    plan = _plan(tickets=tickets, seed=seed, anchor=anchor, departments=departments, end_users=people)
+    plan = _plan(tickets=tickets, seed=seed, anchor=anchor, departments=departments, end_users=people, block=block)
     previous = dataset_marker()
     tables = [m._meta.db_table for m in BIG_MODELS]
     connection.ensure_connection()
     dropped = pgload.drop_for_load(connection.connection, tables)
     log(f"cast and plan ready ({time.monotonic() - started:.1f} s)")
-    blocks = list(range(math.ceil(tickets / BLOCK)))
+    blocks = list(range(math.ceil(tickets / block)))
     counts = dict.fromkeys(["tickets", "entries", "events", "clocks"], 0)
     try:
         if workers <= 1 or len(blocks) == 1:

@@ -47,6 +47,7 @@ PEER_LOADER_VERSION = 1
 class Config:
     size: int
     seed: int = 42
+    profile: str = "full"
     postgres: str = "postgres://postgres@127.0.0.1:5432"
     ours_db: str = "hd_bench_ours"
     peer_db: str = "hd_bench_peer"
@@ -451,15 +452,42 @@ def load_run(bench: Bench, cfg: Config, api_works: bool) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------ main
 
 
+# Below FULL_FROM tickets a run proves the harness rather than measures (CI runs 2,000):
+# fewer repetitions, a shorter load run, fewer requests for the memory figure. --full forces
+# the full profile at any size.
+FULL_FROM = 100_000
+PROFILES: dict[str, dict[str, Any]] = {
+    "full": {
+        "runs": 30,
+        "warmup": 5,
+        "api_tickets": 2000,
+        "sla_open": 50_000,
+        "memory_requests": 10_000,
+        "load_steps": "2,4,8,16",
+        "load_step_seconds": 30,
+    },
+    "quick": {
+        "runs": 10,
+        "warmup": 2,
+        "api_tickets": 300,
+        "sla_open": 5_000,
+        "memory_requests": 1_000,
+        "load_steps": "2,4,8",
+        "load_step_seconds": 10,
+    },
+}
+
+
 def parse(argv: list[str] | None = None) -> Config:
     defaults = Config(size=0)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, required=True, help="Tickets in the dataset.")
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--full", action="store_true", help=f"The full profile below {FULL_FROM:,} tickets too.")
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES", defaults.postgres))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", defaults.redis_url))
-    parser.add_argument("--runs", type=int, default=defaults.runs, help="Timed runs of each figure.")
-    parser.add_argument("--warmup", type=int, default=defaults.warmup)
+    parser.add_argument("--runs", type=int, help="Timed runs of each figure (after the warm-up).")
+    parser.add_argument("--warmup", type=int)
     parser.add_argument("--workers", type=int, default=defaults.workers, help="gunicorn workers of each server.")
     parser.add_argument("--queue-url", default=defaults.queue_url)
     parser.add_argument("--queue-rows-url", default="", help="The queue with a page size, e.g. '/staff/?rows={rows}'.")
@@ -467,22 +495,30 @@ def parse(argv: list[str] | None = None) -> Config:
     parser.add_argument("--search-url", default="", help="With {q}, e.g. '/staff/search/?q={q}'.")
     parser.add_argument("--dashboard-url", default=defaults.dashboard_url)
     parser.add_argument("--api-url", default=defaults.api_url)
-    parser.add_argument("--api-tickets", type=int, default=defaults.api_tickets)
+    parser.add_argument("--api-tickets", type=int, help="Tickets the 8 API clients create.")
     parser.add_argument("--portal-paths", default="/", help="Comma-separated portal pages of the load run.")
-    parser.add_argument("--sla-open", type=int, default=0, help="Open tickets of the SLA sweep (default 50,000).")
-    parser.add_argument("--inbound-command", default="auto")
-    parser.add_argument("--memory-requests", type=int, default=defaults.memory_requests)
-    parser.add_argument("--load-steps", default="2,4,8,16", help="Users at each step of the load run.")
-    parser.add_argument("--load-step-seconds", type=int, default=defaults.load_step_seconds)
+    parser.add_argument("--sla-open", type=int, help="Open tickets of the SLA sweep (the target is set at 50,000).")
+    parser.add_argument("--inbound-command", default="auto", help="A command printing the inbound figures as JSON.")
+    parser.add_argument("--memory-requests", type=int)
+    parser.add_argument("--load-steps", help="Users at each step of the load run, comma-separated.")
+    parser.add_argument("--load-step-seconds", type=int)
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--only", default="", help=f"Comma-separated figures of {', '.join(FIGURES)}, and 'load'.")
     parser.add_argument("--results", default=defaults.results)
     args = parser.parse_args(argv)
     if args.size < 1:
         parser.error("--size must be at least 1")
+    profile = "full" if args.full or args.size >= FULL_FROM else "quick"
+    for name, value in PROFILES[profile].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    unknown = [f for f in args.only.split(",") if f and f not in FIGURES and f != "load"]
+    if unknown:
+        parser.error(f"--only: unknown figures {unknown}")
     return Config(
         size=args.size,
         seed=args.seed,
+        profile=profile,
         postgres=args.postgres.rstrip("/"),
         redis_url=args.redis_url,
         runs=args.runs,
@@ -496,7 +532,7 @@ def parse(argv: list[str] | None = None) -> Config:
         api_url=args.api_url,
         api_tickets=args.api_tickets,
         portal_paths=[p for p in args.portal_paths.split(",") if p],
-        sla_open=args.sla_open or 50_000,
+        sla_open=args.sla_open,
         inbound_command=args.inbound_command,
         memory_requests=args.memory_requests,
         load_steps=[int(s) for s in args.load_steps.split(",") if s],
