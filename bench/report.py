@@ -142,6 +142,12 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "Versions: " + ", ".join(f"{k} {v[k]}" for k in v if v[k]),
         "",
+        (
+            "Profile: full."
+            if results.get("settings", {}).get("profile") == "full"
+            else "Profile: quick (a small dataset and few repetitions: this proves the harness, it measures nothing)."
+        ),
+        "",
         f"Dataset: {json.dumps({k: results.get('dataset', {}).get(k) for k in ('tickets', 'entries', 'events', 'clocks', 'seed', 'anchor', 'seconds')})}",
         "",
         "| figure | target | ours: median (min to max) | queries | floor | ours ÷ floor | django-helpdesk | peer ÷ ours | target |",
