@@ -338,6 +338,87 @@ def dashboard(bench: Bench) -> dict[str, Any]:
     return result
 
 
+# ------------------------------------------------------------------------------------ SLA, mail
+
+
+def _manage(
+    bench: Bench, *args: str, env: dict[str, str] | None = None, timeout: float = 1800
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "manage.py", *args],
+        cwd=ROOT,
+        env=env or bench.config.env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@figure(
+    "sla_sweep",
+    "SLA sweep with 50,000 open tickets of which 10,000 just fell due",
+    "≤ 2 s to mark all 10,000 and plan their alerts; nothing due ≤ 20 ms",
+)
+def sla_sweep(bench: Bench) -> dict[str, Any]:
+    cfg = bench.config
+    if _manage(bench, "help", "sla_sweep_bench").returncode != 0:
+        raise NotMeasured("no sla_sweep_bench command on this branch")
+    # It loads its own tickets and refuses a database holding others: a scratch database.
+    env = cfg.scratch_env("sla")
+    migrate = _manage(bench, "migrate", "--noinput", env=env)
+    if migrate.returncode != 0:
+        raise RuntimeError(migrate.stderr[-1000:])
+    opened = cfg.sla_open
+    due = max(1, opened // 5)
+    run = _manage(bench, "sla_sweep_bench", "--open", str(opened), "--due", str(due), "--json", env=env)
+    if run.returncode != 0:
+        raise RuntimeError(run.stderr[-1000:] or run.stdout[-1000:])
+    figures = _last_json(run.stdout)
+    result: dict[str, Any] = {"open_tickets": opened, "due_tickets": due, "command": "sla_sweep_bench", **figures}
+    due_s = (figures.get("sweep_due_seconds") or {}).get("median")
+    idle_ms = (figures.get("sweep_nothing_due_ms") or {}).get("median")
+    at_spec = opened == 50_000
+    result["met"] = (due_s is not None and due_s <= 2 and idle_ms is not None and idle_ms <= 20) if at_spec else None
+    return result
+
+
+def _last_json(text: str) -> dict[str, Any]:
+    start = text.find("{")
+    if start < 0:
+        raise RuntimeError(f"no JSON in the output: {text[-500:]!r}")
+    found = json.loads(text[start:])
+    if not isinstance(found, dict):
+        raise RuntimeError("the output is not a JSON object")
+    return found
+
+
+@figure(
+    "inbound_email",
+    "Inbound email (IMAP fetch of 1,000 messages: new tickets and replies)",
+    "≥ 200 messages/s",
+)
+def inbound_email(bench: Bench) -> dict[str, Any]:
+    cfg = bench.config
+    command = cfg.inbound_command
+    if command == "auto":
+        test = ROOT / "tests" / "test_mail_imap.py"
+        if not test.exists() or "test_bench_inbound_rate_through_imap" not in test.read_text():
+            raise NotMeasured("no inbound benchmark on this branch (tests/test_mail_imap.py, or --inbound-command)")
+        command = (
+            f"{ROOT / '.venv' / 'bin' / 'python'} -m pytest tests/test_mail_imap.py "
+            "-k test_bench_inbound_rate_through_imap -q -s"
+        )
+    env = {**cfg.scratch_env("inbound"), "HELPDESK_BENCH": "1", "INBOUND_BENCH_COUNT": "1000"}
+    out = ROOT / "artifacts" / "inbound-bench.json"
+    out.unlink(missing_ok=True)
+    run = subprocess.run(command, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    if run.returncode != 0:
+        raise RuntimeError(f"{command!r} failed: {(run.stdout + run.stderr)[-1000:]}")
+    figures = json.loads(out.read_text()) if out.exists() else _last_json(run.stdout)
+    rate = figures.get("messages_per_second")
+    return {"command": command, **figures, "met": (rate >= 200) if rate is not None else None}
+
+
 # ------------------------------------------------------------------------------------ intake
 
 
@@ -521,87 +602,6 @@ def _insert_floor(site: Site, rows: dict[str, list[dict[str, Any]]], *, total: i
         thread.join()
     elapsed = time.perf_counter() - started
     return {"tickets": total, "seconds": round(elapsed, 2), "tickets_per_second": round(total / elapsed, 1)}
-
-
-# ------------------------------------------------------------------------------------ SLA, mail
-
-
-def _manage(
-    bench: Bench, *args: str, env: dict[str, str] | None = None, timeout: float = 1800
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), "manage.py", *args],
-        cwd=ROOT,
-        env=env or bench.config.env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-@figure(
-    "sla_sweep",
-    "SLA sweep with 50,000 open tickets of which 10,000 just fell due",
-    "≤ 2 s to mark all 10,000 and plan their alerts; nothing due ≤ 20 ms",
-)
-def sla_sweep(bench: Bench) -> dict[str, Any]:
-    cfg = bench.config
-    if _manage(bench, "help", "sla_sweep_bench").returncode != 0:
-        raise NotMeasured("no sla_sweep_bench command on this branch")
-    # It loads its own tickets and refuses a database holding others: a scratch database.
-    env = cfg.scratch_env("sla")
-    migrate = _manage(bench, "migrate", "--noinput", env=env)
-    if migrate.returncode != 0:
-        raise RuntimeError(migrate.stderr[-1000:])
-    opened = cfg.sla_open
-    due = max(1, opened // 5)
-    run = _manage(bench, "sla_sweep_bench", "--open", str(opened), "--due", str(due), "--json", env=env)
-    if run.returncode != 0:
-        raise RuntimeError(run.stderr[-1000:] or run.stdout[-1000:])
-    figures = _last_json(run.stdout)
-    result: dict[str, Any] = {"open_tickets": opened, "due_tickets": due, "command": "sla_sweep_bench", **figures}
-    due_s = (figures.get("sweep_due_seconds") or {}).get("median")
-    idle_ms = (figures.get("sweep_nothing_due_ms") or {}).get("median")
-    at_spec = opened == 50_000
-    result["met"] = (due_s is not None and due_s <= 2 and idle_ms is not None and idle_ms <= 20) if at_spec else None
-    return result
-
-
-def _last_json(text: str) -> dict[str, Any]:
-    start = text.find("{")
-    if start < 0:
-        raise RuntimeError(f"no JSON in the output: {text[-500:]!r}")
-    found = json.loads(text[start:])
-    if not isinstance(found, dict):
-        raise RuntimeError("the output is not a JSON object")
-    return found
-
-
-@figure(
-    "inbound_email",
-    "Inbound email (IMAP fetch of 1,000 messages: new tickets and replies)",
-    "≥ 200 messages/s",
-)
-def inbound_email(bench: Bench) -> dict[str, Any]:
-    cfg = bench.config
-    command = cfg.inbound_command
-    if command == "auto":
-        test = ROOT / "tests" / "test_mail_imap.py"
-        if not test.exists() or "test_bench_inbound_rate_through_imap" not in test.read_text():
-            raise NotMeasured("no inbound benchmark on this branch (tests/test_mail_imap.py, or --inbound-command)")
-        command = (
-            f"{ROOT / '.venv' / 'bin' / 'python'} -m pytest tests/test_mail_imap.py "
-            "-k test_bench_inbound_rate_through_imap -q -s"
-        )
-    env = {**cfg.scratch_env("inbound"), "HELPDESK_BENCH": "1", "INBOUND_BENCH_COUNT": "1000"}
-    out = ROOT / "artifacts" / "inbound-bench.json"
-    out.unlink(missing_ok=True)
-    run = subprocess.run(command, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
-    if run.returncode != 0:
-        raise RuntimeError(f"{command!r} failed: {(run.stdout + run.stderr)[-1000:]}")
-    figures = json.loads(out.read_text()) if out.exists() else _last_json(run.stdout)
-    rate = figures.get("messages_per_second")
-    return {"command": command, **figures, "met": (rate >= 200) if rate is not None else None}
 
 
 # ------------------------------------------------------------------------------------ memory

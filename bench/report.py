@@ -175,10 +175,11 @@ def markdown(results: dict[str, Any]) -> str:
             continue
         if name == "sla_sweep":
             due, idle = r.get("sweep_due_seconds") or {}, r.get("sweep_nothing_due_ms") or {}
+            floor = r.get("floor_claim_update_seconds") or {}
             lines.append(
                 f"| {name} | {r['target']} | due: {due.get('median')} s; nothing due: {idle.get('median')} ms "
-                f"({r['open_tickets']:,} open, {r['due_tickets']:,} due) | | {json.dumps(r.get('floor_seconds') or r.get('floor'))} "
-                f"| | — | — | {_met(r.get('met'))} |"
+                f"({r['open_tickets']:,} open, {r['due_tickets']:,} due) | | claiming UPDATE {floor.get('median')} s "
+                f"| {r.get('ratio_to_floor', '—')} | — | — | {_met(r.get('met'))} |"
             )
             continue
         if name == "inbound_email":
@@ -187,9 +188,14 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{_met(r.get('met'))} |"
             )
             continue
-        peer = r.get("peer") or {}
-        peer_text = _ms(peer) if peer.get("status") == "measured" else f"not measured: {peer.get('why', '—')}"
-        if peer.get("status") == "measured":
+        peer = r.get("peer")
+        if peer is None:
+            peer_text = "—"
+        elif peer.get("status") == "measured":
+            peer_text = _ms(peer)
+        else:
+            peer_text = f"not measured: {peer.get('why')}"
+        if peer and peer.get("status") == "measured":
             peer_text += f", {peer.get('queries')} queries"
         lines.append(
             f"| {name} | {r['target']} | {_ms(r)} | {r.get('queries', '—')} | {_ms(r.get('floor'))} "
