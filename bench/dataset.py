@@ -937,7 +937,8 @@ def load_tickets(
     connection.ensure_connection()
     pgload.reset_sequences(connection.connection, tables)
     indexed = time.monotonic()
-    pgload.vacuum_analyze(plan.db, tables, vacuum=vacuum)
+    by_size = sorted(tables, key=lambda t: -rows.get(t, 0))  # the biggest first, over two connections
+    pgload.vacuum_analyze(plan.db, by_size, vacuum=vacuum, workers=max(2, workers))
     seconds = time.monotonic() - started
     figures: dict[str, Any] = {
         **counts,

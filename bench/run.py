@@ -474,7 +474,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "warmup": 2,
         "api_tickets": 300,
         "sla_open": 5_000,
-        "memory_requests": 1_000,
+        "memory_requests": 500,
         "load_steps": "2,4,8",
         "load_step_seconds": 10,
     },
