@@ -25,6 +25,7 @@ import io
 import json
 import math
 import multiprocessing
+import os
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -949,6 +950,9 @@ def load_tickets(
         "index_seconds": round(indexed - loaded, 1),
         "vacuum_seconds": round(time.monotonic() - indexed, 1),
         "workers": workers,
+        # The machine is shared: how busy it was says how much the time above means.
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "cores": os.cpu_count(),
     }
     total = counts["tickets"] + int(previous.get("tickets", 0))
     connection.ensure_connection()
