@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -546,8 +547,15 @@ def parse(argv: list[str] | None = None) -> Config:
     )
 
 
+def _stop_on_signal(signum: int, frame: object) -> None:
+    # SystemExit unwinds through main()'s finally: every server started is stopped.
+    raise SystemExit(f"stopped by signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     cfg = parse(argv)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    signal.signal(signal.SIGINT, _stop_on_signal)
     cfg.ours_port, cfg.smtp_port = free_port(), free_port()
     started_at = datetime.now(tz=UTC)
     machine_before = report.machine()

@@ -86,6 +86,11 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 HELPDESK_TEAMS_MODE_ENABLED = False
 # The knowledge base stays on: 2.6.1 fails to load its URLs with it off.
 HELPDESK_ENABLE_PER_QUEUE_STAFF_PERMISSION = True
+# With 50,000 end users, django-helpdesk's defaults list every user as a possible owner and
+# CC on each list and ticket page (a minute of rendering at this size): a desk of that size
+# would limit both to staff, so the peer is measured so configured.
+HELPDESK_STAFF_ONLY_TICKET_OWNERS = True
+HELPDESK_STAFF_ONLY_TICKET_CC = True
 HELPDESK_REDIRECT_TO_LOGIN_BY_DEFAULT = True
 HELPDESK_USE_CDN = False
 
