@@ -150,6 +150,11 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         f"# Benchmark: {results['size']:,} tickets, {results['date']}",
         "",
+        *(
+            [f"**Interrupted** ({results['interrupted']}): the figures below are those taken before.", ""]
+            if results.get("interrupted")
+            else []
+        ),
         f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB; load average at start "
         f"{m['load_average']}, at end {results.get('load_average_after')}. Shared machine: compare the ratios, "
         "measured in the same run, rather than the absolute times.",

@@ -565,6 +565,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ours_marker = prepare_ours(cfg)
         picks = choose(cfg)
+        results["picks"] = {
+            "agent": picks.agent_email,
+            "department_id": picks.department_id,
+            "long_ticket": dict(zip(("number", "id", "entries"), picks.long_ticket, strict=True)),
+            "short_ticket": dict(zip(("number", "id", "entries"), picks.short_ticket, strict=True)),
+        }
         peer_ok, peer_why = prepare_peer(cfg, ours_marker)
         manage(cfg, "collectstatic", "--noinput", "-v0")
         for side in ("ours", "peer"):
@@ -632,6 +638,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         wanted = cfg.only or [*FIGURES, "load"]
         figures: dict[str, Any] = {}
+        results["figures"] = figures  # filled as it goes: an interrupted run still reports what it measured
         # The API figure comes last of the timed ones: the mail it queues is sent while the
         # load run goes on, as it would be in production, rather than under the page timings.
         for name, spec in FIGURES.items():
@@ -648,20 +655,22 @@ def main(argv: list[str] | None = None) -> int:
         if "memory" in wanted:
             spec = FIGURES["memory"]
             figures["memory"] = run_figure(spec.name, spec.title, spec.target, lambda: spec.run(bench))
-        results["figures"] = figures
-        results["picks"] = {
-            "agent": picks.agent_email,
-            "department_id": picks.department_id,
-            "long_ticket": dict(zip(("number", "id", "entries"), picks.long_ticket, strict=True)),
-            "short_ticket": dict(zip(("number", "id", "entries"), picks.short_ticket, strict=True)),
-        }
-        results["dataset"] = ours_marker
-        results["peer_dataset"] = marker(cfg, cfg.peer_db) if peer_ok else {"status": "not loaded", "why": peer_why}
+    except BaseException as exc:
+        results["interrupted"] = str(exc) or type(exc).__name__
+        raise
     finally:
         for process in reversed(processes):
             process.stop()
         if marks:
             clean_up(cfg, marks)
+        if results.get("figures"):
+            _write(cfg, results, started_at, machine_before)
+    return 0
+
+
+def _write(cfg: Config, results: dict[str, Any], started_at: datetime, machine_before: dict[str, Any]) -> None:
+    results["dataset"] = marker(cfg, cfg.ours_db)
+    results["peer_dataset"] = marker(cfg, cfg.peer_db) if cfg.peer else {"status": "not loaded"}
     results.update(
         {
             "date": started_at.isoformat(timespec="seconds"),
@@ -678,7 +687,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     paths = report.write(results, Path(cfg.results), started_at)
     log(f"results: {', '.join(os.path.relpath(p, ROOT) for p in paths)}")
-    return 0
 
 
 def run_figure(name: str, title: str, target: str, fn: Any) -> dict[str, Any]:
