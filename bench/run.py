@@ -490,6 +490,12 @@ def parse(argv: list[str] | None = None) -> Config:
     parser.add_argument("--full", action="store_true", help=f"The full profile below {FULL_FROM:,} tickets too.")
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES", defaults.postgres))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", defaults.redis_url))
+    parser.add_argument(
+        "--ours-db", default=defaults.ours_db, help="The project's database (dropped and reloaded as needed)."
+    )
+    parser.add_argument(
+        "--peer-db", default=defaults.peer_db, help="The peer's database (dropped and reloaded as needed)."
+    )
     parser.add_argument("--runs", type=int, help="Timed runs of each figure (after the warm-up).")
     parser.add_argument("--warmup", type=int)
     parser.add_argument("--workers", type=int, default=defaults.workers, help="gunicorn workers of each server.")
@@ -524,6 +530,8 @@ def parse(argv: list[str] | None = None) -> Config:
         seed=args.seed,
         profile=profile,
         postgres=args.postgres.rstrip("/"),
+        ours_db=args.ours_db,
+        peer_db=args.peer_db,
         redis_url=args.redis_url,
         runs=args.runs,
         warmup=args.warmup,
