@@ -51,3 +51,10 @@ typecheck: install
 
 clean:
 	rm -rf var staticfiles static/vendor
+
+## bench: the benchmark of ../shared/BENCH.md at SIZE tickets (loads or reuses hd_bench_ours and
+## hd_bench_peer, starts what it needs, writes bench/results/); BENCH_ARGS for more (bench/run.py --help)
+SIZE ?= 2000
+.PHONY: bench
+bench: install assets
+	$(BIN)/python bench/run.py --size $(SIZE) $(BENCH_ARGS)
