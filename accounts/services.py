@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zoneinfo
+
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -47,3 +49,16 @@ def agent_create(
     user = User.objects.create_user(email, password, name=name, kind=kind)
     DepartmentMembership.objects.create(agent=user, department=department, role=role, is_primary=True)
     return user
+
+
+def agent_profile_update(*, agent: User, name: str, signature: str, time_zone: str) -> User:
+    """An agent's own settings: the name shown on their posts, their reply signature, and the
+    time zone the staff panel shows times in (empty: the server's)."""
+    name = single_line(name, 128)
+    if not name:
+        raise InvalidInput("name", "Enter your name.")
+    if time_zone and time_zone not in zoneinfo.available_timezones():
+        raise InvalidInput("time_zone", f"Unknown time zone {time_zone!r}; use a name such as Europe/Berlin.")
+    agent.name, agent.signature, agent.time_zone = name, signature.strip(), time_zone
+    agent.save(update_fields=["name", "signature", "time_zone"])
+    return agent
