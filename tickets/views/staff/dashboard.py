@@ -32,6 +32,14 @@ def _flow_chart(board: Dashboard) -> dict[str, object]:
                 "created_h": created,
                 "resolved_y": CHART_HEIGHT - resolved,
                 "resolved_h": resolved,
+                # Dates under the first and last bars and under Mondays not crowding them.
+                "label": "start"
+                if i == 0
+                else "end"
+                if i == len(board.days) - 1
+                else "week"
+                if day.day.weekday() == 0 and 3 <= i <= len(board.days) - 5
+                else "",
             }
         )
     return {"bars": bars, "width": len(board.days) * (2 * BAR_WIDTH + 4), "height": CHART_HEIGHT, "peak": peak}
