@@ -57,22 +57,45 @@ def action_posts(
         "note": (reverse("staff:note", args=[n]), {"note-body": "Looking."}),
         "claim": (reverse("staff:claim", args=[n]), {"version": v}),
         "assign": (reverse("staff:assign", args=[n]), {"assign-assignee": "", "assign-version": v}),
-        "priority": (reverse("staff:priority", args=[n]), {"priority-priority": priorities["High"].pk, "priority-version": v}),
+        "priority": (
+            reverse("staff:priority", args=[n]),
+            {"priority-priority": priorities["High"].pk, "priority-version": v},
+        ),
         "sla": (reverse("staff:sla_plan", args=[n]), {"sla-sla_plan": plans["Sev-B"].pk, "sla-version": v}),
         "topic": (
             reverse("staff:help_topic", args=[n]),
             {"topic-help_topic": HelpTopic.objects.get(name="General Inquiry").pk, "topic-version": v},
         ),
         "status": (reverse("staff:status", args=[n]), {"status-status": statuses["waiting"].pk, "status-version": v}),
-        "due": (reverse("staff:due", args=[n]), {"due-due_at": "2099-01-01T10:00", "due-reason": "Parts", "due-version": v}),
+        "due": (
+            reverse("staff:due", args=[n]),
+            {"due-due_at": "2099-01-01T10:00", "due-reason": "Parts", "due-version": v},
+        ),
         "cc": (reverse("staff:collaborator_add", args=[n]), {"cc-email": "boss@example.com"}),
         "link": (reverse("staff:link", args=[n]), {"link-number": other.number}),
         "merge": (reverse("staff:merge", args=[n]), {"merge-number": other.number}),
-        "transfer": (reverse("staff:transfer", args=[n]), {"transfer-department": transfer_to.pk, "transfer-version": v}),
+        "transfer": (
+            reverse("staff:transfer", args=[n]),
+            {"transfer-department": transfer_to.pk, "transfer-version": v},
+        ),
     }
 
 
-ACTIONS = ["reply", "note", "claim", "assign", "priority", "sla", "topic", "status", "due", "cc", "link", "merge", "transfer"]
+ACTIONS = [
+    "reply",
+    "note",
+    "claim",
+    "assign",
+    "priority",
+    "sla",
+    "topic",
+    "status",
+    "due",
+    "cc",
+    "link",
+    "merge",
+    "transfer",
+]
 
 # person -> ticket -> the actions allowed (everything else on a visible ticket is a 403)
 MATRIX: dict[str, dict[str, set[str] | None]] = {
@@ -87,7 +110,20 @@ MATRIX: dict[str, dict[str, set[str] | None]] = {
 @pytest.mark.parametrize("person", list(MATRIX))
 @pytest.mark.parametrize("where", ["support", "banking"])
 def test_each_agent_does_only_what_their_role_allows_on_tickets_they_see(
-    client, tickets, person, where, priorities, plans, statuses, online_banking, support, jane, john, viewer, responder, admin
+    client,
+    tickets,
+    person,
+    where,
+    priorities,
+    plans,
+    statuses,
+    online_banking,
+    support,
+    jane,
+    john,
+    viewer,
+    responder,
+    admin,
 ) -> None:
     agent = {"john": john, "jane": jane, "viewer": viewer, "responder": responder, "admin": admin}[person]
     allowed = MATRIX[person][where]
@@ -96,7 +132,9 @@ def test_each_agent_does_only_what_their_role_allows_on_tickets_they_see(
         # Each action from the same starting point: its changes are rolled back after it.
         with transaction.atomic():
             ticket, other = Ticket.objects.get(pk=tickets[where].pk), tickets[f"{where}_other"]
-            url, data = action_posts(ticket, other, priorities, plans, statuses, online_banking, support, jane, john)[action]
+            url, data = action_posts(ticket, other, priorities, plans, statuses, online_banking, support, jane, john)[
+                action
+            ]
             before = (ticket.version, ticket.events.count())
             response = client.post(url, data)
             fresh = Ticket.objects.get(pk=ticket.pk)
@@ -146,7 +184,9 @@ def test_bulk_actions_fail_per_ticket_where_the_agent_may_not(client, tickets, v
     client.force_login(viewer)
     numbers = [tickets["support"].number, tickets["banking"].number]
     response = client.post(
-        reverse("staff:bulk"), {"tickets": numbers, "action": "priority", "priority": priorities["High"].pk}, follow=True
+        reverse("staff:bulk"),
+        {"tickets": numbers, "action": "priority", "priority": priorities["High"].pk},
+        follow=True,
     )
     text = response.content.decode()
     assert f"#{tickets['support'].number} not changed: You may not edit properties ticket" in text
@@ -186,7 +226,9 @@ def test_anonymous_and_end_user_posts_change_nothing(
     client, tickets, karen, priorities, plans, statuses, online_banking, support, jane, john
 ) -> None:
     ticket = tickets["support"]
-    posts = action_posts(ticket, tickets["support_other"], priorities, plans, statuses, online_banking, support, jane, john)
+    posts = action_posts(
+        ticket, tickets["support_other"], priorities, plans, statuses, online_banking, support, jane, john
+    )
     before = ticket.events.count()
     for action, (url, data) in posts.items():
         client.logout()

@@ -14,7 +14,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def three(karen, ken) -> list[Ticket]:
-    return [ticket_open(karen, "Printer jammed"), ticket_open(ken, "Excel not working"), ticket_open(karen, "VPN drops")]
+    return [
+        ticket_open(karen, "Printer jammed"),
+        ticket_open(ken, "Excel not working"),
+        ticket_open(karen, "VPN drops"),
+    ]
 
 
 def post(client, tickets: list[Ticket], **data: object):
@@ -23,7 +27,9 @@ def post(client, tickets: list[Ticket], **data: object):
 
 def test_john_assigns_three_tickets_to_himself_at_once(client, three, john) -> None:
     client.force_login(john)
-    response = post(client, three, action="assign", assignee=john.pk, next=reverse("staff:queue", kwargs={"key": "mine"}))
+    response = post(
+        client, three, action="assign", assignee=john.pk, next=reverse("staff:queue", kwargs={"key": "mine"})
+    )
     assert response.redirect_chain[-1][0] == reverse("staff:queue", kwargs={"key": "mine"})
     assert "Updated 3 ticket(s)" in response.content.decode()
     for t in three:
@@ -32,7 +38,9 @@ def test_john_assigns_three_tickets_to_himself_at_once(client, three, john) -> N
         assert t.events.filter(kind=EventKind.ASSIGNED).exists()
 
 
-def test_bulk_unassign_transfer_priority_and_status(client, three, john, admin, online_banking, priorities, statuses) -> None:
+def test_bulk_unassign_transfer_priority_and_status(
+    client, three, john, admin, online_banking, priorities, statuses
+) -> None:
     client.force_login(admin)
     post(client, three, action="assign", assignee=john.pk)
     post(client, three, action="assign", assignee="none")
@@ -55,7 +63,11 @@ def test_each_failure_is_reported_and_the_rest_goes_through(client, three, john,
     text = response.content.decode()
     assert "Updated 2 ticket(s)" in text
     assert f"#{three[0].number} not changed: A ticket that is closed cannot become" in text
-    assert [Ticket.objects.get(pk=t.pk).state for t in three] == [TicketState.CLOSED, TicketState.RESOLVED, TicketState.RESOLVED]
+    assert [Ticket.objects.get(pk=t.pk).state for t in three] == [
+        TicketState.CLOSED,
+        TicketState.RESOLVED,
+        TicketState.RESOLVED,
+    ]
 
 
 def test_a_bulk_action_needs_tickets_and_a_value(client, three, john) -> None:
@@ -68,7 +80,9 @@ def test_a_bulk_action_needs_tickets_and_a_value(client, three, john) -> None:
 
 
 def test_the_bulk_service_reports_per_ticket(three, jane, john) -> None:
-    result = tickets_bulk_update(actor=jane, numbers=[t.number for t in three] + [12345678], action="assign", assignee=jane)
+    result = tickets_bulk_update(
+        actor=jane, numbers=[t.number for t in three] + [12345678], action="assign", assignee=jane
+    )
     assert result.done == []
     assert [n for n, _ in result.failed] == [t.number for t in three] + [12345678]
     result = tickets_bulk_update(actor=john, numbers=[three[0].number], action="assign", assignee=jane)
@@ -77,5 +91,8 @@ def test_the_bulk_service_reports_per_ticket(three, jane, john) -> None:
 
 def test_the_next_page_must_be_ours(client, three, john) -> None:
     client.force_login(john)
-    response = client.post(reverse("staff:bulk"), {"tickets": [three[0].number], "action": "assign", "assignee": john.pk, "next": "https://evil.example/"})
+    response = client.post(
+        reverse("staff:bulk"),
+        {"tickets": [three[0].number], "action": "assign", "assignee": john.pk, "next": "https://evil.example/"},
+    )
     assert response.url == reverse("staff:home")

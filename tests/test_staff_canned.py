@@ -15,7 +15,10 @@ pytestmark = pytest.mark.django_db
 
 def test_john_keeps_a_personal_response_that_only_he_is_offered(client, john, jane) -> None:
     client.force_login(john)
-    response = client.post(reverse("staff:canned_new"), {"title": "On it", "body": "Hello %{requester.first_name}, we are on it.", "is_active": "on"})
+    response = client.post(
+        reverse("staff:canned_new"),
+        {"title": "On it", "body": "Hello %{requester.first_name}, we are on it.", "is_active": "on"},
+    )
     assert response.status_code == 302
     canned = CannedResponse.objects.get()
     assert canned.owner == john and canned.department is None
@@ -25,9 +28,14 @@ def test_john_keeps_a_personal_response_that_only_he_is_offered(client, john, ja
     assert client.get(reverse("staff:canned_edit", kwargs={"pk": canned.pk})).status_code == 404
 
 
-def test_a_department_response_is_offered_to_its_agents_on_its_tickets(client, john, jane, support, karen, online_banking) -> None:
+def test_a_department_response_is_offered_to_its_agents_on_its_tickets(
+    client, john, jane, support, karen, online_banking
+) -> None:
     client.force_login(john)
-    client.post(reverse("staff:canned_new"), {"title": "Reboot", "body": "Please restart the machine.", "department": support.pk, "is_active": "on"})
+    client.post(
+        reverse("staff:canned_new"),
+        {"title": "Reboot", "body": "Please restart the machine.", "department": support.pk, "is_active": "on"},
+    )
     canned = CannedResponse.objects.get()
     assert canned.owner is None and canned.department == support
     ticket = ticket_open(karen, "Printer jammed")
@@ -38,13 +46,19 @@ def test_a_department_response_is_offered_to_its_agents_on_its_tickets(client, j
     assert canned not in canned_responses_for_agent(user=john, department_id=banking.department_id)
 
 
-def test_an_agent_cannot_keep_responses_for_a_department_they_do_not_edit_in(client, viewer, support, online_banking, john) -> None:
+def test_an_agent_cannot_keep_responses_for_a_department_they_do_not_edit_in(
+    client, viewer, support, online_banking, john
+) -> None:
     client.force_login(viewer)
-    response = client.post(reverse("staff:canned_new"), {"title": "Reboot", "body": "Restart.", "department": support.pk})
+    response = client.post(
+        reverse("staff:canned_new"), {"title": "Reboot", "body": "Restart.", "department": support.pk}
+    )
     assert response.status_code == 400
     assert response.context["form"].errors["department"] == ["You may not keep canned responses for Support."]
     client.force_login(john)
-    response = client.post(reverse("staff:canned_new"), {"title": "Cards", "body": "x", "department": online_banking.pk})
+    response = client.post(
+        reverse("staff:canned_new"), {"title": "Cards", "body": "x", "department": online_banking.pk}
+    )
     assert response.status_code == 400 and "department" in response.context["form"].errors
     with pytest.raises(InvalidInput):
         canned_response_create(actor=john, title="Everyone", body="x", personal=False)
@@ -67,7 +81,10 @@ def test_agents_edit_and_delete_what_they_keep_and_only_use_the_rest(client, joh
     team = canned_response_create(actor=john, title="Support's", body="Hi.", department=support, personal=False)
     client.force_login(viewer)
     listing = client.get(reverse("staff:canned_list"))
-    assert [(c.title, editable) for c, editable in listing.context["rows"]] == [("Everyone's", False), ("Support's", False)]
+    assert [(c.title, editable) for c, editable in listing.context["rows"]] == [
+        ("Everyone's", False),
+        ("Support's", False),
+    ]
     assert client.post(reverse("staff:canned_edit", kwargs={"pk": team.pk}), {"title": "x"}).status_code == 403
     assert client.post(reverse("staff:canned_delete", kwargs={"pk": team.pk})).status_code == 403
     client.force_login(john)

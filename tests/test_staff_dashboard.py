@@ -138,7 +138,11 @@ def test_each_dashboard_table_exports_as_csv(client, month, admin) -> None:
     assert len(tables["flow"]) == 31 and ["2026-03-10", "2", "1"] in tables["flow"]
     assert tables["sla"][1] == ["Resolution", "1", "2", "2", "33.3"]
     assert tables["workload"][2] == ["John Doe", "1", "1", "2"]
-    assert tables["times"][1:] == [["Median first response", "2.0"], ["Median resolution", "13.0"], ["Tickets created in the period", "5"]]
+    assert tables["times"][1:] == [
+        ["Median first response", "2.0"],
+        ["Median resolution", "13.0"],
+        ["Tickets created in the period", "5"],
+    ]
     assert client.get("/staff/dashboard/passwords.csv").status_code == 404
 
 

@@ -138,7 +138,9 @@ def test_sending_a_reply_releases_the_senders_lock(client, ticket, john) -> None
     assert not TicketLock.objects.exists()
 
 
-def test_a_reply_and_set_status_on_a_stale_page_is_refused_and_keeps_the_text(client, ticket, john, alex, statuses, priorities) -> None:
+def test_a_reply_and_set_status_on_a_stale_page_is_refused_and_keeps_the_text(
+    client, ticket, john, alex, statuses, priorities
+) -> None:
     client.force_login(john)
     loaded = Ticket.objects.get(pk=ticket.pk).version
     services.ticket_set_priority(ticket=ticket, actor=alex, priority=priorities["High"])

@@ -157,14 +157,19 @@ def test_the_date_filters_are_the_agents_days(client, karen, john) -> None:
         late = ticket_open(karen, "Late evening")
     client.force_login(john)
     url = reverse("staff:queue", kwargs={"key": "all"})
-    on_the_second = {t.number for t in client.get(url, {"created_from": "2026-03-02", "created_to": "2026-03-02"}).context["page"]}
+    on_the_second = {
+        t.number for t in client.get(url, {"created_from": "2026-03-02", "created_to": "2026-03-02"}).context["page"]
+    }
     assert on_the_second == {late.number}
 
 
 def test_a_bad_filter_value_gets_an_error_beside_its_field(client, desk, john) -> None:
     client.force_login(john)
     url = reverse("staff:queue", kwargs={"key": "all"})
-    response = client.get(url, {"created_from": "yesterday", "priority": "999999", "updated_from": "2026-03-05", "updated_to": "2026-03-01"})
+    response = client.get(
+        url,
+        {"created_from": "yesterday", "priority": "999999", "updated_from": "2026-03-05", "updated_to": "2026-03-01"},
+    )
     assert response.status_code == 400
     errors = response.context["form"].errors
     assert "Enter a date such as 2026-01-31." in errors["created_from"]
@@ -188,7 +193,9 @@ def test_the_list_is_paginated_and_the_page_links_keep_the_filters(client, karen
 
 
 @pytest.mark.parametrize("key", ["open", "all", "mine"])
-def test_a_list_page_costs_the_same_queries_for_1_or_30_tickets(client, karen, john, key, django_assert_num_queries) -> None:
+def test_a_list_page_costs_the_same_queries_for_1_or_30_tickets(
+    client, karen, john, key, django_assert_num_queries
+) -> None:
     def load() -> None:
         client.force_login(john)
         with django_assert_num_queries(8):
@@ -222,7 +229,9 @@ def test_john_saves_a_personal_queue_that_only_he_sees(client, desk, john, jane,
 
 def test_a_shared_queue_is_listed_for_everyone_but_never_shows_more_than_they_may_see(client, desk, john, jane) -> None:
     client.force_login(john)
-    client.post(reverse("staff:saved_queue_save"), {"name": "Everything", "base": "all", "params": "", "is_shared": "on"})
+    client.post(
+        reverse("staff:saved_queue_save"), {"name": "Everything", "base": "all", "params": "", "is_shared": "on"}
+    )
     saved = SavedQueue.objects.get()
     client.force_login(jane)
     page = client.get(saved.get_absolute_url())
@@ -239,7 +248,9 @@ def test_a_shared_queue_is_listed_for_everyone_but_never_shows_more_than_they_ma
 def test_a_queue_needs_a_name_and_a_unique_one(client, john) -> None:
     client.force_login(john)
     client.post(reverse("staff:saved_queue_save"), {"name": "Mine", "base": "mine", "params": ""})
-    response = client.post(reverse("staff:saved_queue_save"), {"name": "Mine", "base": "mine", "params": ""}, follow=True)
+    response = client.post(
+        reverse("staff:saved_queue_save"), {"name": "Mine", "base": "mine", "params": ""}, follow=True
+    )
     assert "You already have a queue named" in response.content.decode()
     response = client.post(reverse("staff:saved_queue_save"), {"name": " ", "base": "mine", "params": ""}, follow=True)
     assert "This field is required." in response.content.decode() or "Name the queue." in response.content.decode()

@@ -20,7 +20,9 @@ def desk(karen, ken, john, online_banking) -> dict[str, Ticket]:
     laptop = ticket_open(karen, "CFO's laptop not powering on", "No light at all.")
     excel = ticket_open(ken, "Excel not working", "The budget workbook crashes Excel.")
     services.ticket_add_note(ticket=laptop, actor=john, body="Ordered a replacement charger from the vendor.")
-    hidden = ticket_open(ken, "Card payments fail", "Payments through the gateway are declined.", department=online_banking)
+    hidden = ticket_open(
+        ken, "Card payments fail", "Payments through the gateway are declined.", department=online_banking
+    )
     return {"outage": outage, "laptop": laptop, "excel": excel, "hidden": hidden}
 
 
@@ -69,7 +71,10 @@ def test_search_combines_with_the_filters_in_the_queue_page(client, desk, john, 
     url = reverse("staff:queue", kwargs={"key": "all"})
     shown = {t.subject for t in client.get(url, {"q": "karen@example.com"}).context["page"]}
     assert shown == {desk["outage"].subject, desk["laptop"].subject}
-    shown = {t.subject for t in client.get(url, {"q": "karen@example.com", "priority": priorities["High"].pk}).context["page"]}
+    shown = {
+        t.subject
+        for t in client.get(url, {"q": "karen@example.com", "priority": priorities["High"].pk}).context["page"]
+    }
     assert shown == {desk["laptop"].subject}
 
 

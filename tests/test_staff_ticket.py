@@ -83,7 +83,9 @@ def test_the_page_shows_every_property_the_clock_and_the_thread(client, outage, 
     assert kinds[0] == "entry" and "event" in kinds
 
 
-def test_the_page_shows_the_requesters_other_tickets_that_john_may_see(client, outage, john, karen, online_banking) -> None:
+def test_the_page_shows_the_requesters_other_tickets_that_john_may_see(
+    client, outage, john, karen, online_banking
+) -> None:
     older = ticket_open(karen, "CFO's laptop not powering on")
     hidden = ticket_open(karen, "Card payments fail", department=online_banking)
     client.force_login(john)
@@ -108,7 +110,9 @@ def test_the_ticket_page_costs_the_same_queries_for_a_short_or_long_thread(
     with django_assert_num_queries(14):
         assert client.get(url(outage)).status_code == 200
     for i in range(10):
-        services.ticket_add_message(ticket=outage, author=karen, body=f"Still down {i}", uploads=[services.Upload(f"s{i}.png", PNG)])
+        services.ticket_add_message(
+            ticket=outage, author=karen, body=f"Still down {i}", uploads=[services.Upload(f"s{i}.png", PNG)]
+        )
         services.ticket_reply(ticket=outage, actor=john, body=f"Working on it {i}")
         services.ticket_add_note(ticket=outage, actor=john, body=f"Note {i}")
     services.ticket_add_collaborator(ticket=outage, actor=john, user=EndUserFactory())
@@ -150,14 +154,20 @@ def test_a_reply_can_set_the_status_and_carry_attachments(client, outage, john, 
             "reply-status": statuses["resolved"].pk,
             "reply-version": outage.version,
             "reply-seen": outage.entries.latest("id").pk,
-            "reply-attachments": [SimpleUploadedFile(png.filename, png.content), SimpleUploadedFile("log.txt", b"ok\n")],
+            "reply-attachments": [
+                SimpleUploadedFile(png.filename, png.content),
+                SimpleUploadedFile("log.txt", b"ok\n"),
+            ],
         },
     )
     assert response.status_code == 302
     ticket = fresh(outage)
     assert ticket.state == TicketState.RESOLVED
     assert last_event(ticket, EventKind.STATUS_CHANGED).to_value == "Resolved"
-    assert sorted(Attachment.objects.filter(entry__ticket=ticket).values_list("filename", flat=True)) == ["log.txt", "screen.png"]
+    assert sorted(Attachment.objects.filter(entry__ticket=ticket).values_list("filename", flat=True)) == [
+        "log.txt",
+        "screen.png",
+    ]
 
 
 def test_a_reply_with_a_refused_file_sends_nothing_and_says_why(client, outage, john) -> None:
@@ -186,13 +196,20 @@ def test_an_empty_reply_is_refused_beside_the_field(client, outage, john) -> Non
 
 
 def test_a_canned_response_is_filled_in_for_the_ticket(client, outage, john) -> None:
-    canned = CannedResponse.objects.create(title="Looking", body="Hello %{requester.first_name}, #%{ticket.number} is ours.")
+    canned = CannedResponse.objects.create(
+        title="Looking", body="Hello %{requester.first_name}, #%{ticket.number} is ours."
+    )
     client.force_login(john)
     page = client.get(url(outage))
     assert page.context["canned_bodies"][str(canned.pk)] == f"Hello Karen, #{outage.number} is ours."
     client.post(
         url(outage, "reply"),
-        {"reply-body": "", "reply-canned": canned.pk, "reply-version": outage.version, "reply-seen": outage.entries.latest("id").pk},
+        {
+            "reply-body": "",
+            "reply-canned": canned.pk,
+            "reply-version": outage.version,
+            "reply-seen": outage.entries.latest("id").pk,
+        },
     )
     assert outage.entries.latest("id").body == f"Hello Karen, #{outage.number} is ours."
 
@@ -203,7 +220,12 @@ def test_johns_signature_is_appended_when_he_asks(client, outage, john) -> None:
     client.force_login(john)
     client.post(
         url(outage, "reply"),
-        {"reply-body": "Done.", "reply-signature": "on", "reply-version": outage.version, "reply-seen": outage.entries.latest("id").pk},
+        {
+            "reply-body": "Done.",
+            "reply-signature": "on",
+            "reply-version": outage.version,
+            "reply-seen": outage.entries.latest("id").pk,
+        },
     )
     assert outage.entries.latest("id").body == "Done.\n\nJohn Doe\nSupport desk"
 
@@ -213,7 +235,9 @@ def test_an_internal_note_is_recorded_and_never_mailed_to_karen(
 ) -> None:
     client.force_login(john)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(url(outage, "note"), {"note-body": "Escalating to the network team.", "note-title": "Heads up"})
+        response = client.post(
+            url(outage, "note"), {"note-body": "Escalating to the network team.", "note-title": "Heads up"}
+        )
     assert response.status_code == 302
     entry = outage.entries.latest("id")
     assert entry.kind == EntryKind.NOTE and entry.title == "Heads up"
@@ -237,7 +261,9 @@ def test_john_claims_and_releases(client, outage, john) -> None:
 
 def test_the_admin_assigns_john_with_a_note(client, outage, admin, john) -> None:
     client.force_login(admin)
-    response = client.post(url(outage, "assign"), {"assign-assignee": john.pk, "assign-note": "Yours.", "assign-version": outage.version})
+    response = client.post(
+        url(outage, "assign"), {"assign-assignee": john.pk, "assign-note": "Yours.", "assign-version": outage.version}
+    )
     assert response.status_code == 302
     assert fresh(outage).assignee == john
     assert outage.entries.filter(kind=EntryKind.NOTE, body="Yours.").exists()
@@ -254,7 +280,9 @@ def test_assigning_an_agent_of_another_department_is_refused_beside_the_field(cl
 def test_john_sets_emergency_and_sev_a_and_the_due_date_moves(client, outage, john, priorities, plans) -> None:
     client.force_login(john)
     before = outage.due_at
-    client.post(url(outage, "priority"), {"priority-priority": priorities["Emergency"].pk, "priority-version": outage.version})
+    client.post(
+        url(outage, "priority"), {"priority-priority": priorities["Emergency"].pk, "priority-version": outage.version}
+    )
     ticket = fresh(outage)
     assert ticket.priority.name == "Emergency"
     assert last_event(ticket, EventKind.PRIORITY_CHANGED).to_value == "Emergency"
@@ -295,7 +323,9 @@ def test_a_transfer_to_an_agent_who_cannot_take_the_department_is_refused(client
         {"transfer-department": online_banking.pk, "transfer-assignee": john.pk, "transfer-version": outage.version},
     )
     assert response.status_code == 400
-    assert response.context["forms"]["transfer"].errors["assignee"] == ["John Doe cannot take tickets of Online Banking."]
+    assert response.context["forms"]["transfer"].errors["assignee"] == [
+        "John Doe cannot take tickets of Online Banking."
+    ]
     assert fresh(outage).department.name == "Support"
 
 
@@ -309,7 +339,11 @@ def test_john_changes_the_help_topic_and_the_status(client, outage, john, status
     assert last_event(outage, EventKind.HELP_TOPIC_CHANGED).to_value == "Access Request"
     client.post(
         url(outage, "status"),
-        {"status-status": statuses["waiting"].pk, "status-note": "Asked Karen for logs.", "status-version": fresh(outage).version},
+        {
+            "status-status": statuses["waiting"].pk,
+            "status-note": "Asked Karen for logs.",
+            "status-version": fresh(outage).version,
+        },
     )
     assert fresh(outage).state == TicketState.WAITING
     assert last_event(outage, EventKind.STATUS_CHANGED).to_value == "Waiting on customer"
@@ -318,7 +352,9 @@ def test_john_changes_the_help_topic_and_the_status(client, outage, john, status
 def test_a_transition_the_state_forbids_is_refused_with_409(client, outage, john, statuses) -> None:
     services.ticket_close(ticket=outage, actor=john)
     client.force_login(john)
-    response = client.post(url(outage, "status"), {"status-status": statuses["resolved"].pk, "status-version": fresh(outage).version})
+    response = client.post(
+        url(outage, "status"), {"status-status": statuses["resolved"].pk, "status-version": fresh(outage).version}
+    )
     assert response.status_code == 409
     assert "cannot become &#x27;Resolved&#x27;" in response.content.decode()
 
@@ -330,7 +366,8 @@ def test_john_overrides_the_due_date_in_his_time_zone_with_a_reason(client, outa
     with time_machine.travel(datetime(2026, 7, 1, 8, 0, tzinfo=UTC), tick=False):
         ticket = ticket_open(outage.requester, "Summer ticket")
         response = client.post(
-            url(ticket, "due"), {"due-due_at": "2026-07-02T17:00", "due-reason": "Vendor promised a fix", "due-version": ticket.version}
+            url(ticket, "due"),
+            {"due-due_at": "2026-07-02T17:00", "due-reason": "Vendor promised a fix", "due-version": ticket.version},
         )
     assert response.status_code == 302
     ticket = fresh(ticket)
@@ -341,7 +378,9 @@ def test_john_overrides_the_due_date_in_his_time_zone_with_a_reason(client, outa
 
 def test_a_due_date_in_the_past_or_without_reason_is_refused_beside_the_fields(client, outage, john) -> None:
     client.force_login(john)
-    response = client.post(url(outage, "due"), {"due-due_at": "2001-01-01T10:00", "due-reason": " ", "due-version": outage.version})
+    response = client.post(
+        url(outage, "due"), {"due-due_at": "2001-01-01T10:00", "due-reason": " ", "due-version": outage.version}
+    )
     assert response.status_code == 400
     errors = response.context["forms"]["due"].errors
     assert errors["due_at"] == ["Choose a time in the future."]
@@ -349,18 +388,24 @@ def test_a_due_date_in_the_past_or_without_reason_is_refused_beside_the_fields(c
     assert not outage.events.filter(kind=EventKind.DUE_OVERRIDDEN).exists()
 
 
-def test_a_stale_edit_is_refused_with_a_clear_message_and_changes_nothing(client, outage, john, admin, priorities) -> None:
+def test_a_stale_edit_is_refused_with_a_clear_message_and_changes_nothing(
+    client, outage, john, admin, priorities
+) -> None:
     client.force_login(john)
     loaded = client.get(url(outage)).context["ticket"].version
     services.ticket_set_priority(ticket=outage, actor=admin, priority=priorities["Low"])
-    response = client.post(url(outage, "priority"), {"priority-priority": priorities["High"].pk, "priority-version": loaded})
+    response = client.post(
+        url(outage, "priority"), {"priority-priority": priorities["High"].pk, "priority-version": loaded}
+    )
     assert response.status_code == 409
     assert "was changed by someone else" in response.content.decode()
     assert fresh(outage).priority.name == "Low"
     # The form now carries the current version: sending it again goes through.
     form = response.context["forms"]["priority"]
     assert int(form.data["priority-version"]) == fresh(outage).version
-    client.post(url(outage, "priority"), {"priority-priority": priorities["High"].pk, "priority-version": fresh(outage).version})
+    client.post(
+        url(outage, "priority"), {"priority-priority": priorities["High"].pk, "priority-version": fresh(outage).version}
+    )
     assert fresh(outage).priority.name == "High"
 
 
@@ -396,12 +441,16 @@ def test_john_merges_a_duplicate_into_the_outage(client, outage, john, ken) -> N
     assert last_event(outage, EventKind.MERGED).from_value == f"#{duplicate.number}"
 
 
-def test_merging_into_a_ticket_john_cannot_see_is_refused_as_unknown(client, outage, john, karen, online_banking) -> None:
+def test_merging_into_a_ticket_john_cannot_see_is_refused_as_unknown(
+    client, outage, john, karen, online_banking
+) -> None:
     hidden = ticket_open(karen, "Card payments fail", department=online_banking)
     client.force_login(john)
     response = client.post(url(outage, "merge"), {"merge-number": hidden.number})
     assert response.status_code == 400
-    assert response.context["forms"]["merge"].errors["number"] == [f"There is no ticket #{hidden.number} that you can see."]
+    assert response.context["forms"]["merge"].errors["number"] == [
+        f"There is no ticket #{hidden.number} that you can see."
+    ]
     assert fresh(outage).merged_into is None
 
 
@@ -439,7 +488,9 @@ def test_the_events_read_as_sentences(client, outage, john, admin, priorities) -
     services.ticket_set_priority(ticket=outage, actor=john, priority=priorities["High"])
     services.ticket_assign(ticket=outage, actor=admin, assignee=john)
     with time_machine.travel(timezone_now() + timedelta(days=1)):
-        services.ticket_set_due(ticket=outage, actor=john, due_at=timezone_now() + timedelta(days=2), reason="Waiting for parts")
+        services.ticket_set_due(
+            ticket=outage, actor=john, due_at=timezone_now() + timedelta(days=2), reason="Waiting for parts"
+        )
     client.force_login(john)
     html = client.get(url(outage)).content.decode()
     assert "Priority changed: Normal → High" in html

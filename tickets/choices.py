@@ -60,12 +60,16 @@ def _rows(queryset, kind: str, order: str | int, extra: str | None = None):  # t
 
 
 def reference_data() -> ReferenceData:
-    members = DepartmentMembership.objects.filter(agent__is_active=True).order_by().values_list(
-        Value("member", output_field=CharField()),
-        "agent_id",
-        Value("", output_field=CharField()),
-        Cast(F("department_id"), IntegerField()),
-        Value("", output_field=CharField()),
+    members = (
+        DepartmentMembership.objects.filter(agent__is_active=True)
+        .order_by()
+        .values_list(
+            Value("member", output_field=CharField()),
+            "agent_id",
+            Value("", output_field=CharField()),
+            Cast(F("department_id"), IntegerField()),
+            Value("", output_field=CharField()),
+        )
     )
     query = _rows(Priority.objects.all(), "priorities", "urgency", "color").union(
         _rows(Status.objects.all(), "statuses", "order", "state"),

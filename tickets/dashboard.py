@@ -7,7 +7,6 @@ the SLA compliance counts each clock against its own due instant, in business ti
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -81,7 +80,11 @@ class Dashboard:
 
 
 def _median(values: list[timedelta]) -> timedelta | None:
-    return statistics.median(values) if values else None
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def dashboard_for(*, user: User, now: datetime | None = None) -> Dashboard:
@@ -121,9 +124,9 @@ def dashboard_for(*, user: User, now: datetime | None = None) -> Dashboard:
         .annotate(n=Count("pk"))
         .order_by()
     )
-    for row in created:
-        if row["day"] in days:
-            days[row["day"]].created = row["n"]
+    for count in created:
+        if count["day"] in days:
+            days[count["day"]].created = count["n"]
     # A resolution is a move from an active state to resolved or closed (closing a resolved
     # ticket is not a second one), read from the audit trail so reopened tickets count each time.
     resolved = (
@@ -139,28 +142,25 @@ def dashboard_for(*, user: User, now: datetime | None = None) -> Dashboard:
         .annotate(n=Count("pk"))
         .order_by()
     )
-    for row in resolved:
-        if row["day"] in days:
-            days[row["day"]].resolved = row["n"]
+    for count in resolved:
+        if count["day"] in days:
+            days[count["day"]].resolved = count["n"]
     board.days = list(days.values())
 
-    on_time = Q(state=ClockState.MET, breached_at__isnull=True) & (
-        Q(due_at__isnull=True) | Q(met_at__lte=F("due_at"))
-    )
+    on_time = Q(state=ClockState.MET, breached_at__isnull=True) & (Q(due_at__isnull=True) | Q(met_at__lte=F("due_at")))
     late = Q(breached_at__isnull=False) | Q(state=ClockState.MET, met_at__gt=F("due_at"))
     compliance = {
-        row["target"]: row
-        for row in TicketClock.objects.filter(ticket__in=visible.values("pk"), started_at__gte=since)
+        clock_row["target"]: clock_row
+        for clock_row in TicketClock.objects.filter(ticket__in=visible.values("pk"), started_at__gte=since)
         .values("target")
         .annotate(met=Count("pk", filter=on_time), missed=Count("pk", filter=late), total=Count("pk"))
         .order_by()
     }
     for target in ClockTarget:
-        row = compliance.get(target.value)
-        if row is not None:
-            board.compliance.append(
-                ComplianceRow(target.label, row["met"], row["missed"], row["total"] - row["met"] - row["missed"])
-            )
+        counted = compliance.get(target.value)
+        if counted is not None:
+            met, missed = counted["met"], counted["missed"]
+            board.compliance.append(ComplianceRow(target.label, met, missed, counted["total"] - met - missed))
 
     first_responses, resolutions = [], []
     for created_at, first_response_at, resolved_at in visible.filter(created_at__gte=since).values_list(

@@ -79,9 +79,9 @@ TICKET_COLUMNS = (
 
 def ticket_rows(tickets: QuerySet[Ticket]) -> Iterator[Sequence[object]]:
     # One query, read in chunks (the joined rows come with it: no query per ticket).
-    for t in tickets.select_related(
-        "requester", "status", "priority", "department", "help_topic", "assignee"
-    ).iterator(chunk_size=2000):
+    for t in tickets.select_related("requester", "status", "priority", "department", "help_topic", "assignee").iterator(
+        chunk_size=2000
+    ):
         yield (
             t.number,
             t.subject,

@@ -14,7 +14,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
 from django.core.files.uploadedfile import UploadedFile
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -115,7 +115,8 @@ class TicketFilterForm(forms.Form):
             fields[name].error_messages["invalid"] = "Enter a date such as 2026-01-31."
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         for start, end in (("created_from", "created_to"), ("updated_from", "updated_to")):
             if data.get(start) and data.get(end) and data[start] > data[end]:
                 self.add_error(end, "The end of the range is before its start.")
@@ -201,7 +202,8 @@ class BulkForm(forms.Form):
             self.fields[name].widget.attrs.update({"id": f"bulk-{name}", "class": "form-select form-select-sm"})
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         action = data.get("action")
         needed = {"assign": "assignee", "transfer": "department", "priority": "priority", "status": "status"}
         if action and not data.get(needed[action]):
@@ -267,7 +269,8 @@ class ReplyForm(forms.Form):
         return _get(Status, self.cleaned_data.get("status"), "Choose a status from the list.")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         body = (data.get("body") or "").strip()
         canned = self.canned_responses.get(data.get("canned") or 0)
         data["canned_response"] = canned
@@ -319,9 +322,7 @@ class TransferForm(forms.Form):
         self.fields["assignee"].choices = [("", "Nobody"), *((a.id, a.name) for a in ref.agents)]  # type: ignore[attr-defined]
         # Which departments each agent may hold tickets of, for the page's script to narrow
         # the list to the chosen department.
-        self.holds = {
-            a.id: sorted(d.id for d in ref.departments if ref.may_hold(a.id, d.id)) for a in ref.agents
-        }
+        self.holds = {a.id: sorted(d.id for d in ref.departments if ref.may_hold(a.id, d.id)) for a in ref.agents}
 
     def clean_department(self) -> Department:
         return _get(Department, self.cleaned_data.get("department"), "Choose a department from the list.")  # type: ignore[no-any-return]
@@ -411,7 +412,9 @@ class CollaboratorForm(forms.Form):
 class TicketNumberForm(forms.Form):
     """Merge into, or link with, another ticket by its number."""
 
-    number = forms.IntegerField(min_value=1, label="Ticket number", error_messages={"invalid": "Enter a ticket number."})
+    number = forms.IntegerField(
+        min_value=1, label="Ticket number", error_messages={"invalid": "Enter a ticket number."}
+    )
 
     def clean_number(self) -> int:
         return int(str(self.cleaned_data["number"]).lstrip("#"))
@@ -467,6 +470,5 @@ class StaffPasswordResetForm(PasswordResetForm):
     """Password reset for agents: the same answer whether or not the address is an agent's."""
 
     def get_users(self, email: str) -> Any:
-        return User.objects.filter(
-            Q(kind=User.Kind.AGENT) | Q(kind=User.Kind.ADMIN), email__iexact=email, is_active=True
-        ).exclude(password__startswith="!")
+        agents = User.objects.filter(kind__in=[User.Kind.AGENT, User.Kind.ADMIN], email__iexact=email, is_active=True)
+        return (agent for agent in agents if agent.has_usable_password())

@@ -76,7 +76,7 @@ def canned_edit(request: HttpRequest, pk: int) -> HttpResponse:
         return forbidden(request, "You may use this canned response but not change it.")
     if request.method == "POST":
         return _save(request, canned)
-    initial = {
+    initial: dict[str, object] = {
         "title": canned.title,
         "body": canned.body,
         "department": canned.department_id if canned.owner_id is None else None,

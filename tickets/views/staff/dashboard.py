@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 
 from tickets.dashboard import Dashboard, dashboard_for, duration_label
@@ -65,7 +66,7 @@ TABLES = ("backlog", "flow", "sla", "workload", "times")
 
 
 @agent_required
-def dashboard_export(request: HttpRequest, table: str) -> HttpResponse:
+def dashboard_export(request: HttpRequest, table: str) -> HttpResponseBase:
     if table not in TABLES:
         raise Http404("No such table.")
     board = dashboard_for(user=agent(request))
@@ -93,7 +94,5 @@ def dashboard_export(request: HttpRequest, table: str) -> HttpResponse:
     return csv_response(f"dashboard-{table}.csv", header, rows)
 
 
-def _hours(value: object) -> float | None:
-    from datetime import timedelta
-
+def _hours(value: timedelta | None) -> float | None:
     return round(value.total_seconds() / 3600, 2) if isinstance(value, timedelta) else None

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -168,7 +168,7 @@ def saved_queue_remove(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @agent_required
-def queue_export(request: HttpRequest, key: str) -> HttpResponse:
+def queue_export(request: HttpRequest, key: str) -> HttpResponseBase:
     if key not in QUEUES:
         raise Http404("No such queue.")
     _, tickets, _ = _filtered(request, base=key, data=request.GET, ref=reference_data())
@@ -176,7 +176,7 @@ def queue_export(request: HttpRequest, key: str) -> HttpResponse:
 
 
 @agent_required
-def saved_queue_export(request: HttpRequest, pk: int) -> HttpResponse:
+def saved_queue_export(request: HttpRequest, pk: int) -> HttpResponseBase:
     saved = _saved_for(request, pk)
     _, tickets, _ = _filtered(request, base=saved.base, data=_saved_data(saved, request), ref=reference_data())
     return csv_response(f"tickets-queue-{saved.pk}.csv", TICKET_COLUMNS, ticket_rows(tickets))
@@ -193,9 +193,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data
     assignee_value = data.get("assignee")
     assignee = (
-        User.objects.filter(pk=int(assignee_value)).first()
-        if assignee_value and assignee_value != "none"
-        else None
+        User.objects.filter(pk=int(assignee_value)).first() if assignee_value and assignee_value != "none" else None
     )
     result = tickets_bulk_update(
         actor=me,

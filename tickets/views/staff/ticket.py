@@ -226,7 +226,9 @@ def _after(request: HttpRequest, ticket: Ticket) -> HttpResponse:
 Run = Callable[[User, Ticket, dict[str, Any]], str]
 
 
-def _act(request: HttpRequest, number: int, *, panel: str, allowed: Callable[[User, Ticket], bool], run: Run) -> HttpResponse:
+def _act(
+    request: HttpRequest, number: int, *, panel: str, allowed: Callable[[User, Ticket], bool], run: Run
+) -> HttpResponse:
     """Check, validate, call the service, and answer: the shape of every property action."""
     me = agent(request)
     ticket = _ticket(request, number)
@@ -246,8 +248,9 @@ def _act(request: HttpRequest, number: int, *, panel: str, allowed: Callable[[Us
             form.add_error(None, str(error))
             if isinstance(error, StaleTicket):
                 # What the page now shows is current: let the agent resubmit after reading it.
-                form.data = form.data.copy()
-                form.data[form.add_prefix("version")] = ticket.version
+                current = request.POST.copy()
+                current[form.add_prefix("version")] = str(ticket.version)
+                form.data = current
             status = 409
         else:
             messages.success(request, message)
@@ -324,9 +327,17 @@ def reply(request: HttpRequest, number: int) -> HttpResponse:
             form_error_from(form, error)
         else:
             form.add_error(None, str(error))
-            form.data = form.data.copy()
-            form.data[form.add_prefix("version")] = ticket.version
-        return _page(request, ticket, ref=ref, canned=canned, bound={"reply": form}, status=400 if isinstance(error, InvalidInput) else 409)
+            current = request.POST.copy()
+            current[form.add_prefix("version")] = str(ticket.version)
+            form.data = current
+        return _page(
+            request,
+            ticket,
+            ref=ref,
+            canned=canned,
+            bound={"reply": form},
+            status=400 if isinstance(error, InvalidInput) else 409,
+        )
     ticket_lock_release(ticket=ticket, agent=me)
     done = f"Reply sent to {ticket.requester.name}."
     if data["status"] is not None:
