@@ -63,6 +63,12 @@ def browser(monkeypatch) -> Iterator[object]:
             yield chromium
         finally:
             chromium.close()
+            # While Playwright's loop runs, the test's queries go through a connection of their
+            # own (Django keeps connections per context); close it here, in that context, or
+            # it outlives the test and blocks dropping the test database.
+            from django.db import connections
+
+            connections.close_all()
 
 
 def shot(page, name: str) -> None:
