@@ -223,6 +223,11 @@ def test_john_saves_a_personal_queue_that_only_he_sees(client, desk, john, jane,
     assert saved.params == {"overdue": "yes", "sort": "-number"}
     page = client.get(saved.get_absolute_url())
     assert {t.number for t in page.context["page"]} == {desk["overdue"].number}
+    # Re-sorted, or narrowed further, it keeps to what the page's query string says.
+    resorted = client.get(saved.get_absolute_url(), {"overdue": "yes", "sort": "number"})
+    assert {t.number for t in resorted.context["page"]} == {desk["overdue"].number}
+    widened = client.get(saved.get_absolute_url(), {"overdue": "no"})
+    assert desk["overdue"].number not in {t.number for t in widened.context["page"]}
     client.force_login(jane)
     assert client.get(saved.get_absolute_url()).status_code == 404
 

@@ -34,7 +34,9 @@ def _due_soon() -> Q:
         warned_at__isnull=False,
         breached_at__isnull=True,
     )
-    return Q(Exists(warned), state__in=ACTIVE, is_overdue=False)
+    # The cheap column tests first: in the counts' FILTER clause they spare the subquery for
+    # every resolved and closed ticket.
+    return Q(state__in=ACTIVE, is_overdue=False) & Q(Exists(warned))
 
 
 @dataclass(frozen=True)

@@ -110,11 +110,12 @@ def queue(request: HttpRequest, key: str) -> HttpResponse:
 
 
 def _saved_data(saved: SavedQueue, request: HttpRequest) -> QueryDict:
-    """The saved filters; the page's own query string may re-sort them."""
+    """The saved filters, unless the page's query string names filters of its own (the
+    filter form and the sort links carry all of them)."""
+    if any(name in request.GET for name in TicketFilterForm.FILTERS):
+        return request.GET
     data = QueryDict(mutable=True)
     data.update({k: str(v) for k, v in saved.params.items()})
-    if request.GET.get("sort"):
-        data["sort"] = request.GET["sort"]
     return data
 
 
