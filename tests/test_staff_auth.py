@@ -46,6 +46,14 @@ def test_karen_is_told_the_same_as_for_a_wrong_password(client, karen, john) -> 
     assert "_auth_user_id" not in client.session
 
 
+def test_a_signed_in_agent_skips_the_form_and_a_signed_in_end_user_sees_it(client, john, karen) -> None:
+    client.force_login(john)
+    assert client.get(reverse("staff:login")).url == reverse("staff:home")
+    client.force_login(karen)
+    response = client.get(reverse("staff:login"))
+    assert response.status_code == 200 and "Staff sign in" in response.content.decode()
+
+
 def test_too_many_attempts_are_throttled_with_a_clear_message(client, john) -> None:
     for _ in range(10):
         sign_in(client, john.email, "wrong")

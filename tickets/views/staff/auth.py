@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django_ratelimit.core import is_ratelimited
@@ -23,11 +23,17 @@ LOGIN_RATE = "10/5m"
 
 class LoginView(auth_views.LoginView):
     form_class = AgentAuthenticationForm
-    redirect_authenticated_user = True
     template_name = "staff/login.html"
 
     def get_default_redirect_url(self) -> str:
         return str(reverse_lazy("staff:home"))
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        # A signed-in agent goes straight in; someone signed in to the portal sees the form,
+        # to sign in as an agent.
+        if request.user.is_authenticated and request.user.is_agent:  # type: ignore[union-attr]
+            return redirect(self.get_success_url())
+        return super().dispatch(request, *args, **kwargs)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         email = (request.POST.get("username") or "").strip().lower()
