@@ -502,3 +502,42 @@ def timezone_now() -> datetime:
     from django.utils import timezone
 
     return timezone.now()
+
+
+def test_garbled_input_gets_a_4xx_and_never_a_server_error(client, outage, john) -> None:
+    client.force_login(john)
+    posts = {
+        "reply": {
+            "reply-body": "x",
+            "reply-version": "abc",
+            "reply-seen": "x",
+            "reply-status": "zz",
+            "reply-canned": "9",
+        },
+        "note": {"note-body": ""},
+        "assign": {"assign-assignee": "abc", "assign-version": "-1"},
+        "claim": {"version": "abc"},
+        "transfer": {"transfer-department": "", "transfer-assignee": "x"},
+        "priority": {"priority-priority": "99999"},
+        "sla_plan": {"sla-sla_plan": "x"},
+        "help_topic": {"topic-help_topic": "1.5"},
+        "status": {"status-status": ""},
+        "due": {"due-due_at": "2026-13-45T99:99", "due-reason": "x" * 600},
+        "collaborator_add": {"cc-email": "a@@b"},
+        "merge": {"merge-number": "#1 2"},
+        "link": {"link-number": "-5"},
+    }
+    for name, data in posts.items():
+        response = client.post(url(outage, name), data)
+        assert response.status_code in (302, 400, 409), (name, response.status_code)
+    for query in (
+        {"page": "-1"},
+        {"page": "99999"},
+        {"created_from": "2026-02-30"},
+        {"assignee": "<script>"},
+        {"q": "\x00"},
+    ):
+        assert client.get(reverse("staff:queue", kwargs={"key": "all"}), query).status_code in (200, 400), query
+    response = client.post(reverse("staff:bulk"), {"tickets": ["abc", "1e9"], "action": "explode"})
+    assert response.status_code == 302
+    assert fresh(outage).version == outage.version

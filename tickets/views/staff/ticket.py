@@ -377,10 +377,11 @@ def assign(request: HttpRequest, number: int) -> HttpResponse:
 def _claim_or_release(request: HttpRequest, number: int, *, claim: bool) -> HttpResponse:
     me = agent(request)
     ticket = _ticket(request, number)
-    try:
-        version = int(request.POST.get("version") or 0) or None
-    except ValueError:
-        version = None
+    raw = request.POST.get("version", "")
+    if raw and not raw.isdigit():
+        messages.error(request, "The page was garbled; reload it and try again.")
+        return redirect(ticket.get_staff_url())
+    version = int(raw) if raw else None
     try:
         services.ticket_assign(ticket=ticket, actor=me, assignee=me if claim else None, expected_version=version)
     except ActionNotAllowed as error:
