@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.urls import reverse
 
@@ -12,6 +13,12 @@ from tickets.models import Ticket
 from tickets.search import tickets_search
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_counts() -> None:
+    # The resolved and closed counts are kept in the cache for a minute.
+    cache.clear()
 
 
 @pytest.fixture

@@ -49,6 +49,35 @@ def form_error_from(form: forms.Form, error: InvalidInput) -> None:
     form.add_error(field, error.message)
 
 
+class StaffForm(forms.Form):
+    """Widgets carry their Bootstrap classes, so that templates render fields without a
+    per-field template pack (the ticket page has a dozen forms)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.HiddenInput):
+                continue
+            if isinstance(widget, forms.CheckboxInput):
+                css = "form-check-input"
+            elif isinstance(widget, forms.Select):
+                css = "form-select form-select-sm"
+            else:
+                css = "form-control form-control-sm"
+            widget.attrs.setdefault("class", css)
+
+    def add_error(self, field: str | None, error: Any) -> None:
+        super().add_error(field, error)
+        # Validation and the services' refusals both come through here: mark the fields.
+        for name in getattr(self, "_errors", None) or {}:
+            if name in self.fields:
+                attrs = self.fields[name].widget.attrs
+                if "is-invalid" not in attrs.get("class", ""):
+                    attrs["class"] = f"{attrs.get('class', '')} is-invalid".strip()
+                    attrs["aria-describedby"] = f"{self[name].auto_id}_error"
+
+
 class VersionField(forms.IntegerField):
     """The ticket's version when the form was loaded: a stale edit is refused by the services."""
 
@@ -59,7 +88,7 @@ class VersionField(forms.IntegerField):
 # ---------------------------------------------------------------- lists
 
 
-class TicketFilterForm(forms.Form):
+class TicketFilterForm(StaffForm):
     """The filters of a ticket list, from the query string."""
 
     q = forms.CharField(required=False, max_length=200, label="Search")
@@ -237,7 +266,7 @@ class AttachmentsField(forms.FileField):
         return uploads
 
 
-class ReplyForm(forms.Form):
+class ReplyForm(StaffForm):
     body = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 6}),
         required=False,
@@ -279,7 +308,7 @@ class ReplyForm(forms.Form):
         return data
 
 
-class NoteForm(forms.Form):
+class NoteForm(StaffForm):
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label="Internal note", strip=False)
     title = forms.CharField(required=False, max_length=255, label="Title")
     attachments = AttachmentsField(label="Attachments")
@@ -291,7 +320,7 @@ class NoteForm(forms.Form):
         return str(body)
 
 
-class AssignForm(forms.Form):
+class AssignForm(StaffForm):
     assignee = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Assign to")
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Note")
     version = VersionField()
@@ -307,7 +336,7 @@ class AssignForm(forms.Form):
         return _get(User, self.cleaned_data.get("assignee"), "Choose an agent from the list.")
 
 
-class TransferForm(forms.Form):
+class TransferForm(StaffForm):
     department = forms.TypedChoiceField(coerce=int, label="Department")
     assignee = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="and assign to")
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Note for them")
@@ -331,7 +360,7 @@ class TransferForm(forms.Form):
         return _get(User, self.cleaned_data.get("assignee"), "Choose an agent from the list.")
 
 
-class PriorityForm(forms.Form):
+class PriorityForm(StaffForm):
     priority = forms.TypedChoiceField(coerce=int, label="Priority")
     version = VersionField()
 
@@ -343,7 +372,7 @@ class PriorityForm(forms.Form):
         return _get(Priority, self.cleaned_data.get("priority"), "Choose a priority from the list.")  # type: ignore[no-any-return]
 
 
-class SLAPlanForm(forms.Form):
+class SLAPlanForm(StaffForm):
     sla_plan = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="SLA plan")
     version = VersionField()
 
@@ -355,7 +384,7 @@ class SLAPlanForm(forms.Form):
         return _get(SLAPlan, self.cleaned_data.get("sla_plan"), "Choose an SLA plan from the list.")
 
 
-class HelpTopicForm(forms.Form):
+class HelpTopicForm(StaffForm):
     help_topic = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Help topic")
     version = VersionField()
 
@@ -367,7 +396,7 @@ class HelpTopicForm(forms.Form):
         return _get(HelpTopic, self.cleaned_data.get("help_topic"), "Choose a help topic from the list.")
 
 
-class StatusForm(forms.Form):
+class StatusForm(StaffForm):
     status = forms.TypedChoiceField(coerce=int, label="Status")
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Note")
     version = VersionField()
@@ -380,7 +409,7 @@ class StatusForm(forms.Form):
         return _get(Status, self.cleaned_data.get("status"), "Choose a status from the list.")  # type: ignore[no-any-return]
 
 
-class DueForm(forms.Form):
+class DueForm(StaffForm):
     due_at = forms.DateTimeField(
         label="Due",
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
@@ -404,12 +433,12 @@ class DueForm(forms.Form):
         return str(reason)
 
 
-class CollaboratorForm(forms.Form):
+class CollaboratorForm(StaffForm):
     email = forms.EmailField(label="Email")
     name = forms.CharField(required=False, max_length=128, label="Name")
 
 
-class TicketNumberForm(forms.Form):
+class TicketNumberForm(StaffForm):
     """Merge into, or link with, another ticket by its number."""
 
     number = forms.IntegerField(

@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
@@ -21,6 +22,7 @@ from tickets.forms.staff import BulkForm, SaveQueueForm, TicketFilterForm, form_
 from tickets.models import Department, Priority, SavedQueue, Status
 from tickets.queues import (
     DEFAULT_QUEUE,
+    ENDED_QUEUES,
     QUEUE_LIST,
     QUEUES,
     SORTS,
@@ -37,6 +39,18 @@ from tickets.views.staff.base import agent, agent_required, back, flash_errors, 
 PER_PAGE = 50
 
 
+class CountedPaginator(Paginator):
+    """A paginator told the number of rows when it is already known."""
+
+    def __init__(self, object_list: Any, per_page: int, *, count: int | None = None) -> None:
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._known_count if self._known_count is not None else super().count
+
+
 def _filtered(request: HttpRequest, *, base: str, data: QueryDict, ref: ReferenceData) -> tuple[Any, Any, str]:
     me = agent(request)
     form = TicketFilterForm(data, ref=ref)
@@ -50,10 +64,15 @@ def _render_list(request: HttpRequest, *, base: str, data: QueryDict, saved: Sav
     me = agent(request)
     ref = reference_data()
     form, tickets, sort = _filtered(request, base=base, data=data, ref=ref)
-    page = Paginator(tickets_for_list(tickets), PER_PAGE).get_page(request.GET.get("page"))
     counts = queue_counts(user=me)
-    here = request.path
     filters = form.active()
+    # An unfiltered queue of active tickets is as long as its (exact) count in the sidebar: no
+    # second count of its rows. The ended queues' sidebar counts may be a minute old, so their
+    # lists count their own rows.
+    unfiltered = not saved and not set(filters) - {"sort"}
+    known = counts[base] if unfiltered and base not in ENDED_QUEUES else None
+    page = CountedPaginator(tickets_for_list(tickets), PER_PAGE, count=known).get_page(request.GET.get("page"))
+    here = request.path
     columns = []
     for key, (label, _) in SORTS.items():
         if key == "created":

@@ -15,7 +15,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -174,10 +173,13 @@ def _page(
     panels["merge"] = _form("merge", ticket, ref)
     panels["link"] = _form("link", ticket, ref)
     panels.update(bound or {})
+    # Linked and merged-in tickets in one query, found through the link table's and the
+    # merged_into column's indexes (an OR across the join would read every ticket).
+    linked_ids = Ticket.linked.through.objects.filter(from_ticket_id=ticket.pk).order_by().values("to_ticket_id")
+    merged_ids = Ticket.objects.filter(merged_into_id=ticket.pk).order_by().values("pk")
     related = list(
         tickets_visible_to(me)
-        .filter(Q(linked=ticket) | Q(merged_into=ticket))
-        .distinct()
+        .filter(pk__in=linked_ids.union(merged_ids))
         .select_related("status")
         .order_by("-created_at")
     )
