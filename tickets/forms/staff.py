@@ -24,6 +24,7 @@ from tickets.choices import ReferenceData
 from tickets.exceptions import InvalidInput
 from tickets.models import CannedResponse, Department, HelpTopic, Priority, Status, Ticket, TicketSource
 from tickets.queues import QUEUES, SORTS
+from tickets.search import tickets_search
 
 
 def _optional(pairs: list[tuple[int, str]], blank: str) -> list[tuple[str, str]]:
@@ -161,8 +162,6 @@ class TicketFilterForm(StaffForm):
 
     def narrow(self, tickets: QuerySet[Ticket], user: User) -> QuerySet[Ticket]:
         """The tickets matching the valid filters; a filter with an error is left out."""
-        from tickets.search import tickets_search
-
         if not self.is_bound:
             return tickets
         self.is_valid()
