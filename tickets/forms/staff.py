@@ -6,6 +6,7 @@ per field; the chosen object is read when the form is cleaned.
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -15,7 +16,10 @@ from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
+from django.forms.utils import flatatt
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import User
 from sla.models import SLAPlan
@@ -50,12 +54,41 @@ def form_error_from(form: forms.Form, error: InvalidInput) -> None:
     form.add_error(field, error.message)
 
 
+class FastSelect(forms.Select):
+    """A select whose options are written in Python, not through the template engine: a menu
+    of two hundred agents costs tens of milliseconds the template way, on every page."""
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        widget = self.get_context(name, value, attrs)["widget"]
+        parts: list[str] = [format_html('<select name="{}"{}>', widget["name"], flatatt(widget["attrs"]))]
+        for group, options, _ in widget["optgroups"]:
+            if group:
+                parts.append(format_html('<optgroup label="{}">', group))
+            parts.extend(
+                format_html(
+                    '<option value="{}"{}>{}</option>', option["value"], flatatt(option["attrs"]), option["label"]
+                )
+                for option in options
+            )
+            if group:
+                parts.append("</optgroup>")
+        parts.append("</select>")
+        return mark_safe("".join(parts))  # noqa: S308 (every part is escaped by format_html)
+
+
+def _fast_selects(form: forms.Form) -> None:
+    for field in form.fields.values():
+        if type(field.widget) is forms.Select:
+            field.widget = FastSelect(attrs=field.widget.attrs, choices=field.widget.choices)
+
+
 class StaffForm(forms.Form):
     """Widgets carry their Bootstrap classes, so that templates render fields without a
     per-field template pack (the ticket page has a dozen forms)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        _fast_selects(self)
         for field in self.fields.values():
             widget = field.widget
             if isinstance(widget, forms.HiddenInput):
@@ -215,6 +248,7 @@ class BulkForm(forms.Form):
 
     def __init__(self, *args: Any, ref: ReferenceData, numbers: list[int] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        _fast_selects(self)
         # Any number is accepted here; whether the agent may see the ticket is checked per ticket.
         submitted = self.data.getlist("tickets") if hasattr(self.data, "getlist") else []
         self.fields["tickets"].choices = [(n, n) for n in (numbers or submitted)]  # type: ignore[attr-defined]
@@ -476,7 +510,13 @@ class CannedResponseForm(forms.Form):
         self.fields["department"].choices = choices  # type: ignore[attr-defined]
 
 
-class ProfileForm(forms.Form):
+@functools.cache
+def _time_zones() -> list[str]:
+    # Listing the zones reads the system's zone files: once per process is enough.
+    return sorted(zoneinfo.available_timezones())
+
+
+class ProfileForm(StaffForm):
     name = forms.CharField(max_length=128)
     signature = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text="Appended to your replies."
@@ -487,7 +527,7 @@ class ProfileForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        zones = sorted(zoneinfo.available_timezones())
+        zones = _time_zones()
         self.fields["time_zone"].choices = [("", f"Server default ({settings.TIME_ZONE})"), *((z, z) for z in zones)]  # type: ignore[attr-defined]
         self.fields["time_zone"].error_messages["invalid_choice"] = (
             "Unknown time zone %(value)s; choose one from the list, such as Europe/Berlin."
