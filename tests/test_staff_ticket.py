@@ -102,6 +102,22 @@ def test_what_users_write_is_shown_as_text(client, john) -> None:
     assert "&lt;script&gt;alert(&#x27;body&#x27;)&lt;/script&gt;" in html
 
 
+def test_menus_show_names_as_text_and_keep_the_current_choice(client, outage, john, support) -> None:
+    from accounts.models import DepartmentMembership, Role
+
+    evil = User.objects.create_user(
+        "evil@example.com", "x" * 12, name='<img src=x onerror="alert(1)">', kind=User.Kind.AGENT
+    )
+    DepartmentMembership.objects.create(
+        agent=evil, department=support, role=Role.objects.get(name="Agent"), is_primary=True
+    )
+    client.force_login(john)
+    html = client.get(url(outage)).content.decode()
+    assert '<img src=x onerror="alert(1)">' not in html
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;</option>" in html
+    assert f'<option value="{outage.priority_id}" selected>Normal</option>' in html
+
+
 def test_the_ticket_page_costs_the_same_queries_for_a_short_or_long_thread(
     client, outage, john, jane, karen, django_assert_num_queries
 ) -> None:
