@@ -55,7 +55,7 @@ def agent_create(
 
 def _check_time_zone(time_zone: str) -> str:
     if time_zone and time_zone not in available_timezones():
-        raise InvalidInput("time_zone", "Choose a time zone from the list.")
+        raise InvalidInput("time_zone", f"Unknown time zone {time_zone!r}; choose one from the list.")
     return time_zone
 
 
@@ -100,3 +100,14 @@ def user_profile_update(*, user: User, name: str, phone: str = "", time_zone: st
     user.time_zone = _check_time_zone(time_zone)
     user.save(update_fields=["name", "phone", "time_zone"])
     return user
+
+
+def agent_profile_update(*, agent: User, name: str, signature: str, time_zone: str) -> User:
+    """An agent's own settings: the name shown on their posts, their reply signature, and the
+    time zone the staff panel shows times in (empty: the server's)."""
+    name = single_line(name, 128)
+    if not name:
+        raise InvalidInput("name", "Enter your name.")
+    agent.name, agent.signature, agent.time_zone = name, signature.strip(), _check_time_zone(time_zone)
+    agent.save(update_fields=["name", "signature", "time_zone"])
+    return agent

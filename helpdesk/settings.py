@@ -234,6 +234,8 @@ TICKET_REOPEN_DAYS = env.int("TICKET_REOPEN_DAYS", default=14)
 TICKET_AUTOCLOSE_DAYS = env.int("TICKET_AUTOCLOSE_DAYS", default=7)
 TICKET_LINK_DAYS = env.int("TICKET_LINK_DAYS", default=30)
 SLA_REOPEN_KEEPS_ELAPSED = env.bool("SLA_REOPEN_KEEPS_ELAPSED", default=True)
+# Seconds an agent's reply lock lasts unless renewed (the reply box renews it while they type).
+TICKET_LOCK_SECONDS = env.int("TICKET_LOCK_SECONDS", default=180)
 
 # Portal accounts: seconds a registration (address verification) link stays valid.
 REGISTRATION_TIMEOUT = env.int("REGISTRATION_TIMEOUT", default=int(timedelta(days=2).total_seconds()))

@@ -360,3 +360,44 @@ class AccessLink(models.Model):
 
     def is_valid_at(self, when: datetime) -> bool:
         return self.revoked_at is None and when < self.expires_at
+
+
+class SavedQueue(models.Model):
+    """A queue an agent saved from a filtered list: personal, or shared with every agent.
+
+    It only narrows: whoever opens it sees, of its tickets, those they may see anyway.
+    """
+
+    name = models.CharField(max_length=64)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_queues")
+    is_shared = models.BooleanField(default=False, help_text="Listed for every agent, not only its owner.")
+    # The built-in queue it starts from (tickets.queues.QUEUES) and the filter form's values.
+    base = models.CharField(max_length=32, default="all")
+    params = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="saved_queue_owner_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("staff:saved_queue", kwargs={"pk": self.pk})
+
+
+class TicketLock(models.Model):
+    """Who is writing a reply on a ticket, until when.
+
+    One row per ticket. It lapses at `expires_at` unless its holder renews it (the reply box
+    does while they type), so a closed browser tab never keeps others waiting for long.
+    """
+
+    ticket = models.OneToOneField(Ticket, on_delete=models.CASCADE, related_name="lock")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    acquired_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Lock on ticket {self.ticket_id} by {self.agent_id}"

@@ -560,18 +560,25 @@ def ticket_transfer(
     actor: User | None,
     department: Department,
     note: str = "",
+    assignee: User | None = None,
     expected_version: int | None = None,
     now: datetime | None = None,
 ) -> Ticket:
-    """Move to another department, with an internal note for them."""
+    """Move to another department, with an internal note for them; optionally hand it to one
+    of their agents in the same step (the actor needs the right to assign where it was, since
+    after the move they may no longer see it)."""
     now = _now(now)
     with transaction.atomic():
         ticket = _lock(ticket, expected_version)
         ticket_require(actor, Perm.TRANSFER, ticket)
+        if assignee is not None:
+            ticket_require(actor, Perm.ASSIGN, ticket)
         if not department.is_active:
             raise InvalidInput("department", f"{department.name} is not active.")
         if department.pk == ticket.department_id:
             raise InvalidInput("department", f"The ticket is already in {department.name}.")
+        if assignee is not None and not _agent_may_hold(assignee, department.pk):
+            raise InvalidInput("assignee", f"{assignee.name} cannot take tickets of {department.name}.")
         old = ticket.department
         ticket.department = department
         if note.strip():
@@ -585,6 +592,8 @@ def ticket_transfer(
             data={"from_department_id": old.pk, "department_id": department.pk},
             at=now,
         )
+        if assignee is not None:
+            _assign(ticket, assignee, actor=actor, now=now)
         _touch(ticket, now)
         ticket.save()
     return ticket
