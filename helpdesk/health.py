@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -41,3 +42,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
     checks = {"database": database_state(), "broker": broker_state()}
     healthy = all(state == "ok" for state in checks.values())
     return JsonResponse({"status": "ok" if healthy else "down", **checks}, status=200 if healthy else 503)
+
+
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """Browsers ask for /favicon.ico whatever the page says; send them to the static icon."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))

@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from helpdesk.health import healthz
+from helpdesk.health import favicon, healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon),
     path("django-admin/", admin.site.urls),
     path("staff/admin/mail/", include("inbound.urls")),
     path("staff/admin/api/", include("api.urls_admin")),

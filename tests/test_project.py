@@ -139,3 +139,9 @@ def test_an_end_user_cannot_sign_in_to_the_staff_panel(client, karen) -> None:
     assert "_auth_user_id" not in client.session
     response = client.post("/staff/login/", {"username": "john@example.com", "password": PASSWORD})
     assert response.status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_favicon_is_served_from_static_files(client) -> None:
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("favicon.svg")

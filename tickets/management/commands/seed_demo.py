@@ -82,11 +82,13 @@ class Command(BaseCommand):
                 name=name, defaults={"state": state, "is_default": True, "order": order}
             )[0]
         priorities = {}
+        # Created Low first, so that the ids match osTicket's stock priorities (1 Low, 2 Normal,
+        # 3 High, 4 Emergency): scripts that post `"priority": 4` keep meaning Emergency.
         for urgency, name, color in [
-            (1, "Emergency", "danger"),
-            (2, "High", "warning"),
-            (3, "Normal", "primary"),
             (4, "Low", "secondary"),
+            (3, "Normal", "primary"),
+            (2, "High", "warning"),
+            (1, "Emergency", "danger"),
         ]:
             priorities[name] = Priority.objects.get_or_create(
                 name=name, defaults={"urgency": urgency, "color": color, "is_default": name == "Normal"}
