@@ -12,7 +12,7 @@ from django.db import transaction
 
 from accounts.models import DepartmentMembership, User
 from notifications.models import REQUESTER_KINDS, Notification, NotificationKind
-from tickets.models import EventKind, TicketEvent, TicketState
+from tickets.models import EventKind, Ticket, TicketEvent, TicketState
 
 
 def _department_agents(department_id: int) -> list[User]:
@@ -117,3 +117,68 @@ def _enqueue_one(notification_id: int) -> None:
     from notifications.tasks import deliver
 
     deliver.delay(notification_id)
+
+
+# ---------------------------------------------------------------- the SLA sweep's bulk path
+
+SLA_ALERT_KINDS = {
+    EventKind.OVERDUE: NotificationKind.OVERDUE_ALERT,
+    EventKind.SLA_WARNING: NotificationKind.WARNING_ALERT,
+}
+
+
+def notifications_plan_for_sla_events(events: list[TicketEvent]) -> int:
+    """Plan the alerts of many warning and breach events in a fixed number of queries.
+
+    The same people as `recipients_for` (a test keeps them equal): the assignee, or the
+    department's agents when nobody is assigned; for a breach, the department manager too;
+    active agents only, each once per event. Written in the caller's transaction; the caller
+    enqueues delivery on commit. Returns the number of rows planned.
+    """
+    if not events:
+        return 0
+    ticket_ids = {e.ticket_id for e in events}
+    tickets = {
+        t["pk"]: t
+        for t in Ticket.objects.filter(pk__in=ticket_ids).values(
+            "pk", "assignee_id", "department_id", "department__manager_id"
+        )
+    }
+    department_ids = {t["department_id"] for t in tickets.values()}
+    members: dict[int, list[int]] = {}
+    for department_id, agent_id in DepartmentMembership.objects.filter(
+        department_id__in=department_ids, agent__is_active=True
+    ).values_list("department_id", "agent_id"):
+        members.setdefault(department_id, []).append(agent_id)
+    people_ids = {a for agents in members.values() for a in agents}
+    people_ids |= {t["assignee_id"] for t in tickets.values() if t["assignee_id"]}
+    people_ids |= {t["department__manager_id"] for t in tickets.values() if t["department__manager_id"]}
+    agents = {
+        pk: email
+        for pk, email in User.objects.filter(
+            pk__in=people_ids, is_active=True, kind__in=(User.Kind.AGENT, User.Kind.ADMIN)
+        ).values_list("pk", "email")
+    }
+    rows = []
+    for event in events:
+        ticket = tickets[event.ticket_id]
+        people = [ticket["assignee_id"]] if ticket["assignee_id"] else members.get(ticket["department_id"], [])
+        if event.kind == EventKind.OVERDUE and ticket["department__manager_id"]:
+            people = [*people, ticket["department__manager_id"]]
+        seen: set[str] = set()
+        for person_id in people:
+            email = agents.get(person_id)
+            if email is None or email in seen:
+                continue
+            seen.add(email)
+            rows.append(
+                Notification(
+                    kind=SLA_ALERT_KINDS[EventKind(event.kind)],
+                    ticket_id=event.ticket_id,
+                    event_id=event.pk,
+                    recipient_id=person_id,
+                    recipient_email=email,
+                )
+            )
+    Notification.objects.bulk_create(rows, batch_size=5000, ignore_conflicts=True)
+    return len(rows)

@@ -41,3 +41,16 @@ def event_record(
 
 def _label(value: object) -> str:
     return "" if value is None else str(value)[:255]
+
+
+def events_record_bulk(*, events: list[TicketEvent]) -> list[TicketEvent]:
+    """Write many SLA warning and breach events at once (the sweep's path), planning their
+    alerts in a fixed number of queries, in the caller's transaction. The caller enqueues
+    delivery on commit. Other kinds go through `event_record`, one by one."""
+    from notifications.planner import SLA_ALERT_KINDS, notifications_plan_for_sla_events
+
+    if any(event.kind not in SLA_ALERT_KINDS for event in events):
+        raise ValueError("Only SLA warnings and breaches are recorded in bulk.")
+    created = TicketEvent.objects.bulk_create(events, batch_size=5000)
+    notifications_plan_for_sla_events(created)
+    return created
