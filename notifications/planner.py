@@ -7,11 +7,13 @@ enqueued on commit, so a change that rolls back sends nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import DepartmentMembership, User
-from notifications.models import REQUESTER_KINDS, Notification, NotificationKind
+from notifications.models import REQUESTER_KINDS, Notification, NotificationKind, NotificationState
 from tickets.models import EventKind, Ticket, TicketEvent, TicketState
 
 
@@ -127,58 +129,88 @@ SLA_ALERT_KINDS = {
 }
 
 
-def notifications_plan_for_sla_events(events: list[TicketEvent]) -> int:
-    """Plan the alerts of many warning and breach events in a fixed number of queries.
+def notifications_plan_for_sla_events(*, kind: EventKind, events: list[tuple[int, int]], at: datetime) -> int:
+    """Plan the alerts of many warning or breach events, given as (event id, ticket id), in
+    a fixed number of queries.
 
     The same people as `recipients_for` (a test keeps them equal): the assignee, or the
     department's agents when nobody is assigned; for a breach, the department manager too;
     active agents only, each once per event. Written in the caller's transaction; the caller
     enqueues delivery on commit. Returns the number of rows planned.
     """
+    from sla.bulk import db_value, rows_insert
+
     if not events:
         return 0
-    ticket_ids = {e.ticket_id for e in events}
     tickets = {
-        t["pk"]: t
-        for t in Ticket.objects.filter(pk__in=ticket_ids).values(
-            "pk", "assignee_id", "department_id", "department__manager_id"
-        )
+        pk: (assignee_id, department_id, manager_id)
+        for pk, assignee_id, department_id, manager_id in Ticket.objects.filter(
+            pk__in=sorted({ticket_id for _, ticket_id in events})
+        ).values_list("pk", "assignee_id", "department_id", "department__manager_id")
     }
-    department_ids = {t["department_id"] for t in tickets.values()}
     members: dict[int, list[int]] = {}
-    for department_id, agent_id in DepartmentMembership.objects.filter(
-        department_id__in=department_ids, agent__is_active=True
-    ).values_list("department_id", "agent_id"):
+    for department_id, agent_id in (
+        DepartmentMembership.objects.filter(department_id__in={t[1] for t in tickets.values()})
+        .order_by("department_id", "agent_id")
+        .values_list("department_id", "agent_id")
+    ):
         members.setdefault(department_id, []).append(agent_id)
     people_ids = {a for agents in members.values() for a in agents}
-    people_ids |= {t["assignee_id"] for t in tickets.values() if t["assignee_id"]}
-    people_ids |= {t["department__manager_id"] for t in tickets.values() if t["department__manager_id"]}
-    agents = {
-        pk: email
-        for pk, email in User.objects.filter(
-            pk__in=people_ids, is_active=True, kind__in=(User.Kind.AGENT, User.Kind.ADMIN)
-        ).values_list("pk", "email")
-    }
+    people_ids |= {t[0] for t in tickets.values() if t[0]} | {t[2] for t in tickets.values() if t[2]}
+    # Alerts go to active agents alone.
+    emails = dict(
+        User.objects.filter(pk__in=people_ids, is_active=True, kind__in=(User.Kind.AGENT, User.Kind.ADMIN)).values_list(
+            "pk", "email"
+        )
+    )
+    notification_kind = SLA_ALERT_KINDS[kind]
+    # Due for sending at once, whatever instant the sweep ran for.
+    created, send_from, no_context = db_value(at), db_value(timezone.now()), db_value({})
     rows = []
-    for event in events:
-        ticket = tickets[event.ticket_id]
-        people = [ticket["assignee_id"]] if ticket["assignee_id"] else members.get(ticket["department_id"], [])
-        if event.kind == EventKind.OVERDUE and ticket["department__manager_id"]:
-            people = [*people, ticket["department__manager_id"]]
+    for event_id, ticket_id in events:
+        assignee_id, department_id, manager_id = tickets[ticket_id]
+        people = [assignee_id] if assignee_id else members.get(department_id, [])
+        if kind == EventKind.OVERDUE and manager_id:
+            people = [*people, manager_id]
         seen: set[str] = set()
         for person_id in people:
-            email = agents.get(person_id)
+            email = emails.get(person_id)
             if email is None or email in seen:
                 continue
             seen.add(email)
             rows.append(
-                Notification(
-                    kind=SLA_ALERT_KINDS[EventKind(event.kind)],
-                    ticket_id=event.ticket_id,
-                    event_id=event.pk,
-                    recipient_id=person_id,
-                    recipient_email=email,
+                (
+                    str(notification_kind),
+                    ticket_id,
+                    event_id,
+                    person_id,
+                    email,
+                    str(NotificationState.PENDING),
+                    0,
+                    "",
+                    no_context,
+                    "",
+                    created,
+                    send_from,
                 )
             )
-    Notification.objects.bulk_create(rows, batch_size=5000, ignore_conflicts=True)
-    return len(rows)
+    inserted, _ = rows_insert(
+        Notification,
+        [
+            "kind",
+            "ticket",
+            "event",
+            "recipient",
+            "recipient_email",
+            "state",
+            "attempts",
+            "last_error",
+            "context",
+            "message_id",
+            "created_at",
+            "next_attempt_at",
+        ],
+        rows,
+        ignore_conflicts=True,
+    )
+    return inserted

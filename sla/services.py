@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
 
 from django.db import connection, transaction
 from django.utils import timezone
 
+from sla.bulk import batched
 from sla.models import ClockState, ClockTarget, SLAPlan, TicketClock
 from tickets.events import events_record_bulk
 from tickets.exceptions import TicketActionError
-from tickets.models import EventKind, Priority, Ticket, TicketEvent
+from tickets.models import EventKind, Priority, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -23,12 +23,6 @@ logger = logging.getLogger(__name__)
 SWEEP_BATCH = 5000
 # Events whose alerts one delivery task enqueues.
 DELIVERY_CHUNK = 500
-
-
-def batched(items: Iterable[object], size: int) -> Iterator[list]:  # type: ignore[type-arg]
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
 
 
 @dataclass
@@ -139,38 +133,32 @@ def _sweep_batch(
                 is_overdue=True
             )
         labels = dict(ClockTarget.choices)
-        events = events_record_bulk(
-            events=[
-                TicketEvent(
-                    ticket_id=c["ticket_id"],
-                    kind=kind,
-                    to_value=labels[c["target"]],
-                    data={
+        events, alerts = events_record_bulk(
+            kind=EventKind(kind),
+            rows=[
+                (
+                    c["ticket_id"],
+                    labels[c["target"]],
+                    {
                         "target": c["target"],
                         "due_at": c["due_at"].isoformat() if c["due_at"] else None,
                         "target_seconds": c["target_seconds"],
                         "cycle": c["cycle"],
                     },
-                    created_at=now,
                 )
                 for c in clocks
-            ]
+            ],
+            at=now,
         )
-        result.alerts_planned += _alerts_count(events)
+        result.alerts_planned += alerts
         if kind == EventKind.OVERDUE:
             result.breached.extend(claimed)
             _breach_actions(sorted({c["ticket_id"] for c in clocks}), now, result)
         else:
             result.warned.extend(claimed)
         if deliver:
-            event_ids = [e.pk for e in events]
+            event_ids = [event_id for event_id, _ in events]
             transaction.on_commit(lambda: _enqueue_delivery(event_ids))
-
-
-def _alerts_count(events: list[TicketEvent]) -> int:
-    from notifications.models import Notification
-
-    return Notification.objects.filter(event_id__in=[e.pk for e in events]).count() if events else 0
 
 
 def _enqueue_delivery(event_ids: list[int]) -> None:

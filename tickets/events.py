@@ -43,14 +43,24 @@ def _label(value: object) -> str:
     return "" if value is None else str(value)[:255]
 
 
-def events_record_bulk(*, events: list[TicketEvent]) -> list[TicketEvent]:
-    """Write many SLA warning and breach events at once (the sweep's path), planning their
-    alerts in a fixed number of queries, in the caller's transaction. The caller enqueues
-    delivery on commit. Other kinds go through `event_record`, one by one."""
+def events_record_bulk(
+    *, kind: EventKind, rows: list[tuple[int, str, dict[str, Any]]], at: datetime
+) -> tuple[list[tuple[int, int]], int]:
+    """Write many SLA warning or breach events at once (the sweep's path) and plan their
+    alerts in a fixed number of queries, in the caller's transaction; the caller enqueues
+    delivery on commit. `rows` are (ticket id, to_value, data); returns the (event id, ticket
+    id) pairs and the number of alerts planned. Other kinds of event go through `event_record`, one by one."""
     from notifications.planner import SLA_ALERT_KINDS, notifications_plan_for_sla_events
+    from sla.bulk import db_value, rows_insert
 
-    if any(event.kind not in SLA_ALERT_KINDS for event in events):
+    if kind not in SLA_ALERT_KINDS:
         raise ValueError("Only SLA warnings and breaches are recorded in bulk.")
-    created = TicketEvent.objects.bulk_create(events, batch_size=5000)
-    notifications_plan_for_sla_events(created)
-    return created
+    stamp = db_value(at)
+    _, created = rows_insert(
+        TicketEvent,
+        ["ticket", "kind", "from_value", "to_value", "data", "created_at"],
+        ((ticket_id, str(kind), "", _label(to_value), db_value(data), stamp) for ticket_id, to_value, data in rows),
+        returning=["id", "ticket"],
+    )
+    events = [(event_id, ticket_id) for event_id, ticket_id in created]
+    return events, notifications_plan_for_sla_events(kind=kind, events=events, at=at)
