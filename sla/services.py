@@ -50,6 +50,16 @@ def _candidates(kind: str, now: datetime) -> list[tuple[int, int]]:
     return list(due.order_by().values_list("pk", "ticket_id"))
 
 
+def sla_due_now(*, now: datetime | None = None) -> tuple[list[int], list[int]]:
+    """The clocks a sweep now would breach and warn, without acting on them."""
+    now = now or timezone.now()
+    breach = [clock_id for clock_id, _ in _candidates(EventKind.OVERDUE, now)]
+    # A clock past both instants is breached, not warned.
+    breaching = set(breach)
+    warn = [clock_id for clock_id, _ in _candidates(EventKind.SLA_WARNING, now) if clock_id not in breaching]
+    return breach, warn
+
+
 def _id_list(column: str, ids: Sequence[int]) -> tuple[str, list[object]]:
     if connection.vendor == "postgresql":
         return f"{column} = ANY(%s)", [list(ids)]
