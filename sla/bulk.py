@@ -48,11 +48,15 @@ def rows_insert(
     would break a unique constraint are left out, and neither counted nor returned."""
     q = connection.ops.quote_name
     meta = model._meta
-    columns = ", ".join(q(meta.get_field(name).column) for name in fields)
+
+    def column(name: str) -> str:
+        return q(meta.get_field(name).column)  # type: ignore[union-attr,arg-type]
+
+    columns = ", ".join(column(name) for name in fields)
     placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
     tail = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
     if returning:
-        tail += " RETURNING " + ", ".join(q(meta.get_field(name).column) for name in returning)
+        tail += " RETURNING " + ", ".join(column(name) for name in returning)
     inserted, returned = 0, []
     with connection.cursor() as cursor:
         for chunk in batched(rows, ROWS_PER_STATEMENT):

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
+from typing import Any
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 DAY_MINUTES = 24 * 60
@@ -62,6 +63,25 @@ class Calendar:
         if not any(days):
             raise CalendarError("The schedule has no business hours.")
         return cls(tz=tz, weekly=tuple(tuple(d) for d in days), holidays=frozenset(holidays))
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-safe description (to hand a calendar to a background task)."""
+        return {
+            "timezone": self.tz.key,
+            "weekly": [[list(interval) for interval in day] for day in self.weekly],
+            "holidays": sorted(day.isoformat() for day in self.holidays),
+            "always_open": self.always_open,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calendar:
+        if data.get("always_open"):
+            return cls.twenty_four_seven()
+        return cls.build(
+            timezone=data["timezone"],
+            weekly=[[(int(a), int(b)) for a, b in day] for day in data["weekly"]],
+            holidays=[date.fromisoformat(day) for day in data["holidays"]],
+        )
 
     def open_intervals_on(self, day: date) -> list[tuple[datetime, datetime]]:
         """The open intervals of one local day, as UTC instants."""

@@ -5,16 +5,31 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
+from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.models import User
+from sla import deadlines
 from sla.bulk import batched
-from sla.models import ClockState, ClockTarget, SLAPlan, TicketClock
+from sla.models import (
+    ClockState,
+    ClockTarget,
+    Holiday,
+    Schedule,
+    ScheduleInterval,
+    SLAPlan,
+    SLAPriorityTarget,
+    TicketClock,
+    validate_timezone,
+)
 from tickets.events import events_record_bulk
 from tickets.exceptions import TicketActionError
-from tickets.models import EventKind, Priority, Ticket
+from tickets.models import Department, EventKind, HelpTopic, Priority, Status, Ticket
+from tickets.sanitize import single_line
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +75,7 @@ def sla_due_now(*, now: datetime | None = None) -> tuple[list[int], list[int]]:
     return breach, warn
 
 
-def _id_list(column: str, ids: Sequence[int]) -> tuple[str, list[object]]:
+def _id_list(column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
     if connection.vendor == "postgresql":
         return f"{column} = ANY(%s)", [list(ids)]
     return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
@@ -79,7 +94,7 @@ def _claim(kind: str, clock_ids: Sequence[int], now: datetime) -> list[int]:
     if kind == EventKind.OVERDUE:
         sets = f"{q('breached_at')} = %s, {q('warned_at')} = COALESCE({q('warned_at')}, %s)"
         condition = f"{q('breached_at')} IS NULL AND {q('due_at')} IS NOT NULL AND {q('due_at')} <= %s"
-        set_params: list[object] = [stamp, stamp]
+        set_params: list[Any] = [stamp, stamp]
     else:
         sets = f"{q('warned_at')} = %s"
         condition = (
@@ -205,3 +220,373 @@ def _breach_actions(ticket_ids: list[int], now: datetime, result: SweepResult) -
         except TicketActionError as exc:
             logger.warning("SLA breach action on ticket %s refused: %s", ticket.pk, exc)
             result.actions.append(f"#{ticket.number}: breach action refused: {exc}")
+
+
+# ---------------------------------------------------------------- configuration
+
+MAX_TARGET_MINUTES = 365 * 24 * 60
+
+
+class InUse(Exception):
+    """The object is still used and cannot be removed (409)."""
+
+
+@dataclass(frozen=True)
+class IntervalSpec:
+    """One weekly open interval; an `end` of 00:00 means midnight at the day's end."""
+
+    weekday: int
+    start: time
+    end: time
+
+    @property
+    def minutes(self) -> tuple[int, int]:
+        end = 24 * 60 if self.end == time(0) else self.end.hour * 60 + self.end.minute
+        return self.start.hour * 60 + self.start.minute, end
+
+
+@dataclass(frozen=True)
+class HolidaySpec:
+    """A closed day, or a range of them (`end_date` inclusive)."""
+
+    first: date
+    name: str = ""
+    end_date: date | None = None
+
+
+@dataclass(frozen=True)
+class PriorityTargetSpec:
+    priority_id: int
+    first_response_minutes: int | None = None
+    resolution_minutes: int | None = None
+    next_response_minutes: int | None = None
+
+
+def _unique_name(model: type[Schedule] | type[SLAPlan], name: str, pk: int | None) -> str:
+    name = single_line(name, 128)
+    if not name:
+        raise ValidationError({"name": "Give it a name."})
+    if model.objects.filter(name__iexact=name).exclude(pk=pk or 0).exists():
+        raise ValidationError({"name": f"{name!r} is already taken."})
+    return name
+
+
+def _schedule_calendar(
+    timezone_name: str, intervals: Sequence[IntervalSpec], holidays: Sequence[HolidaySpec]
+) -> deadlines.Calendar:
+    """Validate a schedule as a whole, naming the field at fault."""
+    errors: dict[str, list[str]] = {}
+    try:
+        validate_timezone(timezone_name)
+    except ValidationError as exc:
+        errors["timezone"] = exc.messages
+    weekly: list[list[tuple[int, int]]] = [[] for _ in range(7)]
+    for interval in intervals:
+        if not 0 <= interval.weekday <= 6:
+            errors.setdefault("intervals", []).append("A weekday is a number from 0 (Monday) to 6 (Sunday).")
+            continue
+        start, end = interval.minutes
+        if end <= start:
+            errors.setdefault("intervals", []).append(
+                f"{deadlines.WEEKDAYS[interval.weekday]} {interval.start:%H:%M}-{interval.end:%H:%M}: an interval "
+                "must end after it starts, on the same day (split one that crosses midnight in two)."
+            )
+            continue
+        weekly[interval.weekday].append((start, end))
+    for holiday in holidays:
+        if holiday.end_date is not None and holiday.end_date < holiday.first:
+            errors.setdefault("holidays", []).append(
+                f"{holiday.name or holiday.first}: the last day is before the first."
+            )
+    if errors:
+        raise ValidationError(errors)
+    try:
+        return deadlines.Calendar.build(
+            timezone=timezone_name,
+            weekly=weekly,
+            holidays={d for h in holidays for d in _days(h)},
+        )
+    except deadlines.CalendarError as exc:
+        raise ValidationError({"intervals": str(exc)}) from None
+
+
+def _days(holiday: HolidaySpec) -> list[date]:
+    last = holiday.end_date or holiday.first
+    return [date.fromordinal(o) for o in range(holiday.first.toordinal(), last.toordinal() + 1)]
+
+
+def _schedule_write(schedule: Schedule, intervals: Sequence[IntervalSpec], holidays: Sequence[HolidaySpec]) -> None:
+    schedule.save()
+    schedule.intervals.all().delete()
+    schedule.holidays.all().delete()
+    ScheduleInterval.objects.bulk_create(
+        ScheduleInterval(schedule=schedule, weekday=i.weekday, start=i.start, end=i.end)
+        for i in sorted(intervals, key=lambda i: (i.weekday, i.start))
+    )
+    Holiday.objects.bulk_create(
+        Holiday(schedule=schedule, date=h.first, end_date=h.end_date, name=single_line(h.name, 128))
+        for h in sorted(holidays, key=lambda h: h.first)
+    )
+
+
+def schedule_create(
+    *, name: str, timezone_name: str, intervals: Sequence[IntervalSpec], holidays: Sequence[HolidaySpec] = ()
+) -> Schedule:
+    """A business-hours schedule. ValidationError, naming the field, for bad input."""
+    name = _unique_name(Schedule, name, None)
+    _schedule_calendar(timezone_name, intervals, holidays)
+    with transaction.atomic():
+        schedule = Schedule(name=name, timezone=timezone_name)
+        _schedule_write(schedule, intervals, holidays)
+    logger.info("Schedule %r created", schedule.name)
+    return schedule
+
+
+def schedule_update(
+    *,
+    schedule: Schedule,
+    name: str,
+    timezone_name: str,
+    intervals: Sequence[IntervalSpec],
+    holidays: Sequence[HolidaySpec] = (),
+    now: datetime | None = None,
+) -> Schedule:
+    """Change a schedule. The open tickets of the plans counting in it are recomputed in the
+    background; the time their clocks ran before the edit keeps the old hours (history is
+    never rewritten)."""
+    now = now or timezone.now()
+    name = _unique_name(Schedule, name, schedule.pk)
+    calendar = _schedule_calendar(timezone_name, intervals, holidays)
+    with transaction.atomic():
+        schedule = Schedule.objects.select_for_update().get(pk=schedule.pk)
+        old = schedule.calendar()
+        schedule.name, schedule.timezone = name, timezone_name
+        _schedule_write(schedule, intervals, holidays)
+        if old != calendar:
+            plan_ids = list(SLAPlan.objects.filter(schedule=schedule).values_list("pk", flat=True))
+            _recompute_on_commit(plan_ids, now, old, f"schedule {name!r} edited")
+    logger.info("Schedule %r updated", schedule.name)
+    return schedule
+
+
+def schedule_delete(*, schedule: Schedule) -> None:
+    plans = list(SLAPlan.objects.filter(schedule=schedule).values_list("name", flat=True))
+    if plans:
+        raise InUse(f"The schedule is used by {', '.join(plans)}; give those plans another schedule first.")
+    logger.info("Schedule %r deleted", schedule.name)
+    schedule.delete()
+
+
+def _minutes(errors: dict[str, list[str]], field_name: str, value: int | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        errors.setdefault(field_name, []).append("Enter a whole number of minutes, 1 or more (or leave it empty).")
+        return None
+    if value > MAX_TARGET_MINUTES:
+        errors.setdefault(field_name, []).append("A target cannot be longer than a year.")
+    return value
+
+
+@dataclass
+class PlanFields:
+    """Everything an admin sets on a plan."""
+
+    name: str
+    schedule: Schedule | None = None
+    first_response_minutes: int | None = None
+    resolution_minutes: int | None = None
+    next_response_minutes: int | None = None
+    pause_statuses: Sequence[Status] = ()
+    warn_at_percent: int | None = 75
+    is_active: bool = True
+    is_default: bool = False
+    breach_raise_priority: bool = False
+    breach_reassign_to: User | None = None
+    priority_targets: Sequence[PriorityTargetSpec] = ()
+
+
+def _plan_validate(fields: PlanFields, pk: int | None) -> str:
+    errors: dict[str, list[str]] = {}
+    try:
+        name = _unique_name(SLAPlan, fields.name, pk)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+        name = fields.name
+    for field_name in ("first_response_minutes", "resolution_minutes", "next_response_minutes"):
+        _minutes(errors, field_name, getattr(fields, field_name))
+    if not fields.first_response_minutes and not fields.resolution_minutes and not fields.priority_targets:
+        errors.setdefault("resolution_minutes", []).append("Set a first-response or a resolution target.")
+    percent = fields.warn_at_percent
+    if percent is not None and (isinstance(percent, bool) or not 1 <= percent <= 99):
+        errors.setdefault("warn_at_percent", []).append("Warn at a share from 1 to 99 %, or leave it empty.")
+    closed = [s.name for s in fields.pause_statuses if s.state not in Status.ACTIVE_STATES]
+    if closed:
+        errors.setdefault("pause_statuses", []).append(
+            f"Only open or waiting statuses can pause the clocks, not {', '.join(closed)}."
+        )
+    agent = fields.breach_reassign_to
+    if agent is not None and not (agent.is_active and agent.is_agent):
+        errors.setdefault("breach_reassign_to", []).append("Reassign to an active agent.")
+    if fields.is_default and not fields.is_active:
+        errors.setdefault("is_active", []).append("The default plan must be active.")
+    seen: set[int] = set()
+    for target in fields.priority_targets:
+        if target.priority_id in seen:
+            errors.setdefault("priority_targets", []).append("Give each priority its targets once.")
+        seen.add(target.priority_id)
+        sub: dict[str, list[str]] = {}
+        for field_name in ("first_response_minutes", "resolution_minutes", "next_response_minutes"):
+            _minutes(sub, field_name, getattr(target, field_name))
+        if sub:
+            errors.setdefault("priority_targets", []).extend(m for messages in sub.values() for m in messages)
+    if errors:
+        raise ValidationError(errors)
+    return name
+
+
+def _plan_write(plan: SLAPlan, fields: PlanFields, name: str) -> None:
+    if fields.is_default:
+        SLAPlan.objects.filter(is_default=True).exclude(pk=plan.pk).update(is_default=False)
+    plan.name = name
+    plan.schedule = fields.schedule
+    plan.first_response_minutes = fields.first_response_minutes
+    plan.resolution_minutes = fields.resolution_minutes
+    plan.next_response_minutes = fields.next_response_minutes
+    plan.warn_at_percent = fields.warn_at_percent
+    plan.is_active = fields.is_active
+    plan.is_default = fields.is_default
+    plan.breach_raise_priority = fields.breach_raise_priority
+    plan.breach_reassign_to = fields.breach_reassign_to
+    plan.save()
+    plan.pause_statuses.set(fields.pause_statuses)
+    plan.priority_targets.all().delete()
+    SLAPriorityTarget.objects.bulk_create(
+        SLAPriorityTarget(
+            plan=plan,
+            priority_id=t.priority_id,
+            first_response_minutes=t.first_response_minutes,
+            resolution_minutes=t.resolution_minutes,
+            next_response_minutes=t.next_response_minutes,
+        )
+        for t in fields.priority_targets
+    )
+
+
+def _plan_shape(plan: SLAPlan) -> tuple[object, ...]:
+    """What of a plan the running clocks depend on."""
+    return (
+        plan.schedule_id,
+        plan.first_response_minutes,
+        plan.resolution_minutes,
+        plan.next_response_minutes,
+        plan.warn_at_percent,
+        frozenset(plan.pause_statuses.values_list("pk", flat=True)),
+        frozenset(
+            plan.priority_targets.values_list(
+                "priority_id", "first_response_minutes", "resolution_minutes", "next_response_minutes"
+            )
+        ),
+    )
+
+
+def sla_plan_create(*, fields: PlanFields) -> SLAPlan:
+    """An SLA plan. ValidationError, naming the field, for bad input."""
+    name = _plan_validate(fields, None)
+    with transaction.atomic():
+        plan = SLAPlan()
+        _plan_write(plan, fields, name)
+    logger.info("SLA plan %r created", plan.name)
+    return plan
+
+
+def sla_plan_update(*, plan: SLAPlan, fields: PlanFields, now: datetime | None = None) -> SLAPlan:
+    """Change a plan; the open tickets on it are recomputed in the background, keeping the
+    business time their clocks have counted."""
+    now = now or timezone.now()
+    name = _plan_validate(fields, plan.pk)
+    with transaction.atomic():
+        plan = SLAPlan.objects.select_for_update().get(pk=plan.pk)
+        before = _plan_shape(plan)
+        _plan_write(plan, fields, name)
+        if _plan_shape(plan) != before:
+            _recompute_on_commit([plan.pk], now, None, f"plan {name!r} edited")
+    logger.info("SLA plan %r updated", plan.name)
+    return plan
+
+
+def sla_plan_in_use(plan: SLAPlan) -> bool:
+    return (
+        Ticket.objects.filter(sla_plan=plan).exists()
+        or Department.objects.filter(default_sla_plan=plan).exists()
+        or HelpTopic.objects.filter(sla_plan=plan).exists()
+    )
+
+
+def sla_plan_delete(*, plan: SLAPlan) -> bool:
+    """Delete a plan, or deactivate it when tickets, departments or topics use it (they keep
+    it; it is no longer offered). True when it was deleted."""
+    if plan.is_default:
+        raise InUse("The default plan cannot be removed; make another plan the default first.")
+    if sla_plan_in_use(plan):
+        SLAPlan.objects.filter(pk=plan.pk).update(is_active=False)
+        plan.is_active = False
+        logger.info("SLA plan %r deactivated (in use)", plan.name)
+        return False
+    logger.info("SLA plan %r deleted", plan.name)
+    plan.delete()
+    return True
+
+
+def _recompute_on_commit(
+    plan_ids: list[int], changed_at: datetime, old_calendar: deadlines.Calendar | None, reason: str
+) -> None:
+    if not plan_ids:
+        return
+    from sla.tasks import clocks_recompute
+
+    old = old_calendar.to_dict() if old_calendar is not None else None
+    transaction.on_commit(
+        lambda: clocks_recompute.delay(
+            plan_ids=plan_ids, changed_at=changed_at.isoformat(), old_calendar=old, reason=reason
+        )
+    )
+
+
+def sla_clocks_recompute(
+    *, plan_ids: Sequence[int], changed_at: datetime, old_calendar: deadlines.Calendar | None, reason: str
+) -> int:
+    """Bring the clocks of every open ticket on these plans up to date, each ticket in its
+    own transaction through the ticket services. Returns how many tickets were recomputed."""
+    from tickets.services import ticket_sla_recompute
+
+    ids = list(
+        Ticket.objects.filter(sla_plan_id__in=plan_ids, state__in=Status.ACTIVE_STATES)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for ticket_id in ids:
+        ticket_sla_recompute(
+            ticket=Ticket(pk=ticket_id), changed_at=changed_at, old_calendar=old_calendar, reason=reason
+        )
+    return len(ids)
+
+
+def sla_plan_preview(
+    *, plan: SLAPlan, opened_at: datetime, pauses: Sequence[deadlines.Pause] = (), priority: Priority | None = None
+) -> dict[str, deadlines.DueExplanation | None]:
+    """When each of the plan's targets would fall due for a ticket opened at `opened_at`,
+    paused as given, at `priority` (the plan's own targets when None), with the arithmetic."""
+    for pause in pauses:
+        if pause.end < pause.start:
+            raise ValidationError({"paused": "A pause must end after it starts."})
+    calendar = plan.calendar()
+    targets = plan.targets_for(priority.pk if priority else None)
+    return {
+        target: (
+            deadlines.explain_due(calendar, opened_at=opened_at, target_seconds=seconds, pauses=pauses)
+            if seconds
+            else None
+        )
+        for target, seconds in targets.items()
+    }

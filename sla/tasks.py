@@ -4,10 +4,15 @@ alerts it plans, and recomputing open clocks after an admin edits a plan or a sc
 from __future__ import annotations
 
 import logging
+import time
+from datetime import datetime
+from typing import Any
 
 from celery import shared_task
+from django.db import OperationalError
 
-from sla.services import sla_sweep
+from sla.deadlines import Calendar
+from sla.services import sla_clocks_recompute, sla_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -41,3 +46,34 @@ def deliver_alerts(event_ids: list[int]) -> int:
     for notification_id in ids:
         deliver.delay(notification_id)
     return len(ids)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3, soft_time_limit=3600, time_limit=3700)
+def clocks_recompute(
+    self,  # type: ignore[no-untyped-def]
+    *,
+    plan_ids: list[int],
+    changed_at: str,
+    old_calendar: dict[str, Any] | None = None,
+    reason: str = "",
+) -> int:
+    """After an admin edited a plan or a schedule: recompute the clocks of the open tickets on
+    those plans, and log it."""
+    started = time.monotonic()
+    try:
+        count = sla_clocks_recompute(
+            plan_ids=plan_ids,
+            changed_at=datetime.fromisoformat(changed_at),
+            old_calendar=Calendar.from_dict(old_calendar) if old_calendar else None,
+            reason=reason,
+        )
+    except OperationalError as exc:  # the database went away: try again shortly
+        raise self.retry(exc=exc, countdown=60) from exc
+    logger.info(
+        "SLA clocks recomputed for %s open tickets on plans %s (%s) in %.1f s",
+        count,
+        plan_ids,
+        reason,
+        time.monotonic() - started,
+    )
+    return count
