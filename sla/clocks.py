@@ -359,12 +359,9 @@ def _follow_pause_statuses(clock: TicketClock, ticket: Ticket, ctx: PlanContext,
 def _start_missing(
     ticket: Ticket, clocks: dict[str, TicketClock], ctx: PlanContext, actor: User | None, now: datetime
 ) -> None:
-    """Start the clocks a new plan (or priority) has a target for and the ticket lacks.
-
-    A clock new to the ticket counts from the ticket's creation, as if it had had the plan
-    all along; one that was stopped (its old plan had no such target) goes on from the
-    business time it had counted.
-    """
+    """Start the clocks a new plan (or priority) has a target for and the ticket lacks, or
+    that stopped when an earlier plan had none: they count from the ticket's creation, in
+    the new plan's calendar, as if the ticket had had the plan all along."""
     wanted = [ClockTarget.RESOLUTION]
     if ticket.first_response_at is None:
         wanted.append(ClockTarget.FIRST_RESPONSE)
@@ -373,11 +370,11 @@ def _start_missing(
         if not seconds:
             continue
         clock = clocks.get(target)
+        elapsed = deadlines.business_seconds_between(ctx.calendar, ticket.created_at, now)
         if clock is None:
-            elapsed = deadlines.business_seconds_between(ctx.calendar, ticket.created_at, now)
             clocks[target] = clock = _new_clock(ticket, target, seconds, ctx, now, elapsed=elapsed)
         elif clock.state == ClockState.STOPPED:
-            clock.target_seconds, clock.is_overridden = seconds, False
+            clock.target_seconds, clock.elapsed_seconds, clock.is_overridden = seconds, elapsed, False
             _start(clock, ticket, ctx, now)
             clock.save()
         else:
