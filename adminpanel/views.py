@@ -253,17 +253,19 @@ def plan_preview(request: HttpRequest, pk: int) -> HttpResponse:
             for target, explanation in explained.items():
                 if explanation is None:
                     continue
+                # Formatted here: the template's date filter would show them in the site's zone.
                 results.append(
                     {
                         "target": ClockTarget(target).label,
                         "target_time": duration(explanation.target_seconds),
-                        "due_local": explanation.due_at.astimezone(tz),
-                        "due_utc": explanation.due_at.astimezone(UTC),
+                        "due_local": explanation.due_at.astimezone(tz).strftime("%a %d %b %Y, %H:%M %Z"),
+                        "due_utc": explanation.due_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+                        "due_iso": explanation.due_at.astimezone(UTC).isoformat(),
                         "paused": duration(explanation.paused_seconds),
                         "counted": [
                             {
-                                "start": a.astimezone(tz),
-                                "end": b.astimezone(tz),
+                                "start": a.astimezone(tz).strftime("%a %d %b %H:%M"),
+                                "end": b.astimezone(tz).strftime("%a %d %b %H:%M"),
                                 "length": duration((b - a).total_seconds()),
                             }
                             for a, b in explanation.counted
