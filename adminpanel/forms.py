@@ -69,6 +69,7 @@ class ScheduleForm(BootstrapMixin, forms.Form):
     timezone = forms.CharField(
         max_length=64,
         initial="UTC",
+        label="Time zone",
         validators=[validate_timezone],
         help_text="An IANA name such as Europe/Berlin or America/New_York; daylight saving follows it.",
         widget=forms.TextInput(attrs={"list": "timezones", "autocomplete": "off"}),
@@ -76,7 +77,8 @@ class ScheduleForm(BootstrapMixin, forms.Form):
 
 
 class IntervalForm(BootstrapMixin, forms.Form):
-    weekday = forms.TypedChoiceField(choices=list(enumerate(deadlines.WEEKDAYS)), coerce=int)
+    # A blank first choice, so that a blank row added to the table is left out, not refused.
+    weekday = forms.TypedChoiceField(choices=[("", "—"), *enumerate(deadlines.WEEKDAYS)], coerce=int, empty_value=None)
     start = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
     end = forms.TimeField(
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"), help_text="00:00 is midnight at the day's end."
