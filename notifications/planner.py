@@ -136,9 +136,11 @@ def notifications_plan_for_sla_events(*, kind: EventKind, events: list[tuple[int
     The same people as `recipients_for` (a test keeps them equal): the assignee, or the
     department's agents when nobody is assigned; for a breach, the department manager too;
     active agents only, each once per event. Written in the caller's transaction; the caller
-    enqueues delivery on commit. Returns the number of rows planned.
+    enqueues delivery on commit. Returns the number of rows planned. The events are new and
+    each recipient is listed once per event, so no row can clash with the unique
+    (event, recipient) index: a plain INSERT, without the cost of ON CONFLICT.
     """
-    from sla.bulk import db_value, rows_insert
+    from sla.bulk import rows_insert
 
     if not events:
         return 0
@@ -163,10 +165,7 @@ def notifications_plan_for_sla_events(*, kind: EventKind, events: list[tuple[int
             "pk", "email"
         )
     )
-    notification_kind = SLA_ALERT_KINDS[kind]
-    # Due for sending at once, whatever instant the sweep ran for.
-    created, send_from, no_context = db_value(at), db_value(timezone.now()), db_value({})
-    rows = []
+    tickets_of, events_of, people_of, emails_of = [], [], [], []
     for event_id, ticket_id in events:
         assignee_id, department_id, manager_id = tickets[ticket_id]
         people = [assignee_id] if assignee_id else members.get(department_id, [])
@@ -178,39 +177,25 @@ def notifications_plan_for_sla_events(*, kind: EventKind, events: list[tuple[int
             if email is None or email in seen:
                 continue
             seen.add(email)
-            rows.append(
-                (
-                    str(notification_kind),
-                    ticket_id,
-                    event_id,
-                    person_id,
-                    email,
-                    str(NotificationState.PENDING),
-                    0,
-                    "",
-                    no_context,
-                    "",
-                    created,
-                    send_from,
-                )
-            )
+            tickets_of.append(ticket_id)
+            events_of.append(event_id)
+            people_of.append(person_id)
+            emails_of.append(email)
+    if not emails_of:
+        return 0
     inserted, _ = rows_insert(
         Notification,
-        [
-            "kind",
-            "ticket",
-            "event",
-            "recipient",
-            "recipient_email",
-            "state",
-            "attempts",
-            "last_error",
-            "context",
-            "message_id",
-            "created_at",
-            "next_attempt_at",
-        ],
-        rows,
-        ignore_conflicts=True,
+        columns={"ticket": tickets_of, "event": events_of, "recipient": people_of, "recipient_email": emails_of},
+        constants={
+            "kind": str(SLA_ALERT_KINDS[kind]),
+            "state": str(NotificationState.PENDING),
+            "attempts": 0,
+            "last_error": "",
+            "context": {},
+            "message_id": "",
+            "created_at": at,
+            # Due for sending at once, whatever instant the sweep ran for.
+            "next_attempt_at": timezone.now(),
+        },
     )
     return inserted

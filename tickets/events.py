@@ -49,17 +49,23 @@ def events_record_bulk(
     """Write many SLA warning or breach events at once (the sweep's path) and plan their
     alerts in a fixed number of queries, in the caller's transaction; the caller enqueues
     delivery on commit. `rows` are (ticket id, to_value, data); returns the (event id, ticket
-    id) pairs and the number of alerts planned. Other kinds of event go through `event_record`, one by one."""
+    id) pairs and the number of alerts planned. Other kinds of event go through
+    `event_record`, one by one."""
     from notifications.planner import SLA_ALERT_KINDS, notifications_plan_for_sla_events
-    from sla.bulk import db_value, rows_insert
+    from sla.bulk import rows_insert
 
     if kind not in SLA_ALERT_KINDS:
         raise ValueError("Only SLA warnings and breaches are recorded in bulk.")
-    stamp = db_value(at)
+    if not rows:
+        return [], 0
     _, created = rows_insert(
         TicketEvent,
-        ["ticket", "kind", "from_value", "to_value", "data", "created_at"],
-        ((ticket_id, str(kind), "", _label(to_value), db_value(data), stamp) for ticket_id, to_value, data in rows),
+        columns={
+            "ticket": [ticket_id for ticket_id, _, _ in rows],
+            "to_value": [_label(to_value) for _, to_value, _ in rows],
+            "data": [data for _, _, data in rows],
+        },
+        constants={"kind": str(kind), "from_value": "", "created_at": at},
         returning=["id", "ticket"],
     )
     events = [(event_id, ticket_id) for event_id, ticket_id in created]
