@@ -199,7 +199,8 @@ def _breach_actions(ticket_ids: list[int], now: datetime, result: SweepResult) -
     to has left the department) is logged and does not undo the breach."""
     from tickets.services import ticket_assign, ticket_set_priority
 
-    acting = SLAPlan.objects.filter(is_active=True).exclude(breach_raise_priority=False, breach_reassign_to=None)
+    # A deactivated plan still governs the tickets that have it, breach actions included.
+    acting = SLAPlan.objects.exclude(breach_raise_priority=False, breach_reassign_to=None)
     plans = {plan.pk: plan for plan in acting.select_related("breach_reassign_to")}
     if not plans:
         return
