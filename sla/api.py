@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -66,6 +66,7 @@ def _body(request: Request) -> dict[str, Any]:
 # ---------------------------------------------------------------- schedules
 
 
+@extend_schema_field({"type": "string", "pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$", "example": "09:00"})
 class ClockTimeField(serializers.Field):
     """ "HH:MM"; an interval's end may be "24:00" (or "00:00"), midnight at the day's end."""
 
