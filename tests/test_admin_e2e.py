@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 
 from sla.models import Schedule, SLAPlan
 from tests.conftest import PASSWORD
@@ -19,11 +20,13 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 
 @pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def page(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[Any]:
     need(chromium_path() is not None, "Chromium")
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
     # still plain synchronous ones.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # The live server speaks plain HTTP.
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -36,6 +39,7 @@ def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         page.set_default_timeout(20_000)
+        page.route("**/favicon.ico", lambda route: route.fulfill(status=204))
         errors: list[str] = []
         # Error answers (a form sent back with its errors is a 400) are logged too; not those.
         page.on(
@@ -50,6 +54,9 @@ def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             yield page
         finally:
             browser.close()
+            # The ORM calls made while Playwright's loop runs get a connection of their own;
+            # close it, or the test database cannot be dropped.
+            connections.close_all()
         # A CSP violation (an inline script or style) shows as a console error.
         assert errors == []
 
