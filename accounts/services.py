@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import available_timezones
+
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.models import DepartmentMembership, Role, User, UserManager
 from tickets.exceptions import InvalidInput
@@ -46,4 +50,53 @@ def agent_create(
     kind = User.Kind.ADMIN if is_admin else User.Kind.AGENT
     user = User.objects.create_user(email, password, name=name, kind=kind)
     DepartmentMembership.objects.create(agent=user, department=department, role=role, is_primary=True)
+    return user
+
+
+def _check_time_zone(time_zone: str) -> str:
+    if time_zone and time_zone not in available_timezones():
+        raise InvalidInput("time_zone", "Choose a time zone from the list.")
+    return time_zone
+
+
+def end_user_register(*, email: str, name: str, password: str, now: datetime | None = None) -> User:
+    """Give the verified address an account: the password is set on the address's row, the one
+    its guest tickets already belong to, or on a new row. The caller has verified the address
+    (the link mailed to it) and validated the password."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        user = end_user_get_or_create(email=email, name=name)
+        # Locked: two clicks on the link (or two links) must not both set a password.
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if user.has_usable_password() or user.is_agent or not user.is_active:
+            raise InvalidInput("email", "This address already has an account: sign in, or reset its password.")
+        user.name = single_line(name, 128) or user.name
+        user.set_password(password)
+        user.email_verified_at = user.email_verified_at or now
+        user.save(update_fields=["name", "password", "email_verified_at"])
+    return user
+
+
+def user_password_set(
+    *, user: User, password: str, address_verified: bool = False, now: datetime | None = None
+) -> User:
+    """A new password (validated by the caller). `address_verified`: it came through a link
+    mailed to the user's address, which proves they read that mailbox."""
+    user.set_password(password)
+    fields = ["password"]
+    if address_verified and user.email_verified_at is None:
+        user.email_verified_at = now or timezone.now()
+        fields.append("email_verified_at")
+    user.save(update_fields=fields)
+    return user
+
+
+def user_profile_update(*, user: User, name: str, phone: str = "", time_zone: str = "") -> User:
+    name = single_line(name, 128)
+    if not name:
+        raise InvalidInput("name", "Enter your name.")
+    user.name = name
+    user.phone = single_line(phone, 32)
+    user.time_zone = _check_time_zone(time_zone)
+    user.save(update_fields=["name", "phone", "time_zone"])
     return user

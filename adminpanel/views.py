@@ -97,6 +97,7 @@ def home(request: HttpRequest) -> HttpResponse:
         ("Statuses", "adminpanel:statuses", Status.objects.count(), "States and pause behaviour"),
         ("Agents", "adminpanel:agents", User.objects.filter(kind__in=(User.Kind.AGENT, User.Kind.ADMIN)).count(), "Access, departments, roles"),
         ("API keys", "adminpanel:api_keys", ApiKey.objects.count(), "Keys for scripts and monitoring"),
+        ("Mail", "mail:home", None, "Mailboxes, held mail, outbox, notices and templates"),
     ]  # fmt: skip
     return render(request, "adminpanel/home.html", {"sections": sections})
 

@@ -7,6 +7,7 @@ that was down) collapses into one instead of running many times over.
 import os
 
 from celery import Celery
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 
@@ -24,6 +25,11 @@ app.conf.beat_schedule = {
         "task": "notifications.tasks.resend_pending",
         "schedule": 60.0,
         "options": {"expires": 55},
+    },
+    "inbound-fetch-mailboxes": {
+        "task": "inbound.tasks.fetch_mailboxes",
+        "schedule": float(settings.INBOUND_POLL_SECONDS),
+        "options": {"expires": max(settings.INBOUND_POLL_SECONDS - 5, 1)},
     },
     "tickets-autoclose-resolved": {
         "task": "tickets.tasks.autoclose_resolved",

@@ -6,6 +6,7 @@ beside manage.py is read when present; real environment variables win over it.
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -172,6 +173,22 @@ else:
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Help Desk <helpdesk@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The outbox: a row "sending" this long (its worker died mid-send) is tried again; a pending
+# row due this long (its task was lost) is enqueued again by the resender.
+NOTIFICATION_STUCK_SECONDS = env.int("NOTIFICATION_STUCK_SECONDS", default=600)
+NOTIFICATION_RESEND_GRACE_SECONDS = env.int("NOTIFICATION_RESEND_GRACE_SECONDS", default=60)
+
+# Incoming mail: IMAP mailboxes are fetched every INBOUND_POLL_SECONDS, at most
+# INBOUND_FETCH_MAX messages per mailbox per run; admins are alerted after
+# MAILBOX_ALERT_AFTER failed fetches in a row. An agent's emailed reply that starts with
+# INBOUND_NOTE_PREFIX becomes an internal note instead of a response.
+INBOUND_POLL_SECONDS = env.int("INBOUND_POLL_SECONDS", default=60)
+INBOUND_FETCH_MAX = env.int("INBOUND_FETCH_MAX", default=500)
+INBOUND_MAX_BYTES = env.int("INBOUND_MAX_BYTES", default=40 * 1024 * 1024)
+INBOUND_NOTE_PREFIX = env.str("INBOUND_NOTE_PREFIX", default="#note")
+MAILBOX_ALERT_AFTER = env.int("MAILBOX_ALERT_AFTER", default=5)
+# A fetch holds its mailbox this long (renewed as it goes); a fetcher that died frees it then.
+INBOUND_LEASE_SECONDS = env.int("INBOUND_LEASE_SECONDS", default=300)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -216,6 +233,30 @@ TICKET_REOPEN_DAYS = env.int("TICKET_REOPEN_DAYS", default=14)
 TICKET_AUTOCLOSE_DAYS = env.int("TICKET_AUTOCLOSE_DAYS", default=7)
 TICKET_LINK_DAYS = env.int("TICKET_LINK_DAYS", default=30)
 SLA_REOPEN_KEEPS_ELAPSED = env.bool("SLA_REOPEN_KEEPS_ELAPSED", default=True)
+
+# Portal accounts: seconds a registration (address verification) link stays valid.
+REGISTRATION_TIMEOUT = env.int("REGISTRATION_TIMEOUT", default=int(timedelta(days=2).total_seconds()))
+
+# Throttles, per address and per client IP: "count/period", the period in s, m, h or d, with an
+# optional multiplier ("10/15m" is ten per fifteen minutes). Counters live in the cache (Redis).
+THROTTLE_RATE = re.compile(r"^\d+/\d*[smhd]$")
+THROTTLES = {
+    name: env.str(f"THROTTLE_{name.upper()}", default=default)
+    for name, default in [
+        ("tickets_per_address", "10/h"),
+        ("tickets_per_ip", "60/h"),
+        ("links_per_address", "5/h"),
+        ("links_per_ip", "30/h"),
+        ("logins_per_address", "10/15m"),
+        ("logins_per_ip", "100/15m"),
+    ]
+}
+for _name, _rate in THROTTLES.items():
+    if not THROTTLE_RATE.match(_rate):
+        raise ImproperlyConfigured(f"THROTTLE_{_name.upper()}={_rate!r}: write count/period, e.g. 10/h or 5/15m.")
+# Behind one reverse proxy that appends the client's address to X-Forwarded-For: read it from
+# there (the last entry, the one that proxy wrote), not from the proxy's own address.
+TRUST_X_FORWARDED_FOR = env.bool("TRUST_X_FORWARDED_FOR", default=False)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

@@ -21,7 +21,11 @@ class NotificationKind(models.TextChoices):
     WARNING_ALERT = "warning_alert", "SLA warning alert"
     RESOLVED_NOTICE = "resolved_notice", "Resolution notice"
     STATUS_LINK = "status_link", "Ticket link"
+    MAILBOX_ALERT = "mailbox_alert", "Mail fetch failure alert"
 
+
+# Alerts about the help desk itself rather than a ticket: sent to admins, not switchable per department.
+SYSTEM_KINDS = frozenset({NotificationKind.MAILBOX_ALERT})
 
 # Sent to end users: these never carry an internal note.
 REQUESTER_KINDS = frozenset(
@@ -77,7 +81,58 @@ class Notification(models.Model):
             # The resender's query: what is due for a (re)try.
             models.Index(fields=["next_attempt_at"], name="notification_pending_idx", condition=Q(state="pending")),
             models.Index(fields=["claimed_at"], name="notification_sending_idx", condition=Q(state="sending")),
+            # Inbound mail proves an agent's reply by the Message-ID of the alert it answers.
+            models.Index(fields=["message_id"], name="notification_message_id_idx"),
+            models.Index(fields=["-created_at"], name="notification_failed_idx", condition=Q(state="failed")),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} to {self.recipient_email} ({self.state})"
+
+
+class NotificationSetting(models.Model):
+    """A notice or alert switched off (or back on) for the whole help desk or one department.
+
+    With no row a kind is on. A kind is sent for a ticket when neither the global row nor the
+    row of the ticket's department switches it off: the global switch is the master switch.
+    """
+
+    kind = models.CharField(max_length=32, choices=NotificationKind.choices)
+    department = models.ForeignKey(
+        "tickets.Department", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "department"], condition=Q(department__isnull=False), name="notification_setting_dept"
+            ),
+            models.UniqueConstraint(
+                fields=["kind"], condition=Q(department__isnull=True), name="notification_setting_global"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = self.department.name if self.department_id and self.department else "everywhere"
+        return f"{self.get_kind_display()} {'on' if self.enabled else 'off'} ({where})"
+
+
+class EmailTemplate(models.Model):
+    """An admin's edit of one kind's mail. Without a row, the files in templates/emails/ are used."""
+
+    kind = models.CharField(max_length=32, choices=NotificationKind.choices, unique=True)
+    subject = models.CharField(max_length=998)
+    text = models.TextField()
+    html = models.TextField()
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["kind"]
+
+    def __str__(self) -> str:
+        return f"Template for {self.get_kind_display()}"

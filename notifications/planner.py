@@ -10,10 +10,17 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import DepartmentMembership, User
-from notifications.models import REQUESTER_KINDS, Notification, NotificationKind, NotificationState
+from notifications.models import (
+    REQUESTER_KINDS,
+    Notification,
+    NotificationKind,
+    NotificationSetting,
+    NotificationState,
+)
 from tickets.models import EventKind, Ticket, TicketEvent, TicketState
 
 
@@ -59,7 +66,9 @@ def recipients_for(event: TicketEvent) -> list[tuple[NotificationKind, User]]:
     elif kind == EventKind.ASSIGNED and event.ticket.assignee is not None:
         plan.append((NotificationKind.ASSIGNED_ALERT, [event.ticket.assignee]))
     elif kind == EventKind.TRANSFERRED:
-        plan.append((NotificationKind.TRANSFER_ALERT, _department_agents(event.ticket.department_id)))
+        plan.append(
+            (NotificationKind.TRANSFER_ALERT, [*_department_agents(event.ticket.department_id), *_manager(event)])
+        )
     elif kind == EventKind.OVERDUE:
         plan.append((NotificationKind.OVERDUE_ALERT, [*_assignee_or_department(event), *_manager(event)]))
     elif kind == EventKind.SLA_WARNING:
@@ -72,10 +81,22 @@ def recipients_for(event: TicketEvent) -> list[tuple[NotificationKind, User]]:
     return pairs
 
 
+def _switched_off(department_id: int | None) -> set[str]:
+    """The kinds switched off globally or for this department (one query)."""
+    rows = NotificationSetting.objects.filter(enabled=False).filter(
+        Q(department__isnull=True) | Q(department_id=department_id)
+    )
+    return set(rows.values_list("kind", flat=True))
+
+
 def notifications_plan_for_event(event: TicketEvent) -> list[Notification]:
     seen: set[str] = set()
     rows = []
-    for kind, person in recipients_for(event):
+    pairs = recipients_for(event)
+    off = _switched_off(event.ticket.department_id) if pairs else set()
+    for kind, person in pairs:
+        if kind in off:
+            continue
         caused_it = event.actor_id is not None and person.pk == event.actor_id
         # No one is told of what they did themselves, except the requester's receipt.
         if (caused_it and kind != NotificationKind.AUTO_RESPONSE) or not person.is_active:
@@ -99,8 +120,14 @@ def notifications_plan_for_event(event: TicketEvent) -> list[Notification]:
 
 def notification_plan_direct(
     *, kind: NotificationKind, recipient: User, ticket_id: int | None, context: dict[str, object]
-) -> Notification:
-    """A notification that no ticket event causes (a ticket link asked for in the portal)."""
+) -> Notification | None:
+    """A notification that no ticket event causes (a ticket link asked for in the portal, an
+    alert to admins about a mailbox). Returns None when the kind is switched off."""
+    department_id = (
+        Ticket.objects.filter(pk=ticket_id).values_list("department_id", flat=True).first() if ticket_id else None
+    )
+    if kind in _switched_off(department_id):
+        return None
     notification = Notification.objects.create(
         kind=kind, ticket_id=ticket_id, recipient=recipient, recipient_email=recipient.email, context=context
     )
@@ -110,15 +137,15 @@ def notification_plan_direct(
 
 
 def _enqueue(event_id: int) -> None:
-    from notifications.tasks import deliver_event
+    from notifications.services import enqueue_delivery
 
-    deliver_event.delay(event_id)
+    enqueue_delivery(event_id=event_id)
 
 
 def _enqueue_one(notification_id: int) -> None:
-    from notifications.tasks import deliver
+    from notifications.services import enqueue_delivery
 
-    deliver.delay(notification_id)
+    enqueue_delivery(notification_id=notification_id)
 
 
 # ---------------------------------------------------------------- the SLA sweep's bulk path
@@ -135,14 +162,21 @@ def notifications_plan_for_sla_events(*, kind: EventKind, events: list[tuple[int
 
     The same people as `recipients_for` (a test keeps them equal): the assignee, or the
     department's agents when nobody is assigned; for a breach, the department manager too;
-    active agents only, each once per event. Written in the caller's transaction; the caller
+    active agents only, each once per event; none where the kind is switched off for the
+    ticket's department or everywhere (NotificationSetting). Written in the caller's transaction; the caller
     enqueues delivery on commit. Returns the number of rows planned. The events are new and
     each recipient is listed once per event, so no row can clash with the unique
     (event, recipient) index: a plain INSERT, without the cost of ON CONFLICT.
     """
     from sla.bulk import rows_insert
 
-    if not events:
+    notification_kind = SLA_ALERT_KINDS[kind]
+    off = set(
+        NotificationSetting.objects.filter(kind=notification_kind, enabled=False).values_list(
+            "department_id", flat=True
+        )
+    )
+    if not events or None in off:  # switched off everywhere
         return 0
     tickets = {
         pk: (assignee_id, department_id, manager_id)
@@ -168,6 +202,8 @@ def notifications_plan_for_sla_events(*, kind: EventKind, events: list[tuple[int
     tickets_of, events_of, people_of, emails_of = [], [], [], []
     for event_id, ticket_id in events:
         assignee_id, department_id, manager_id = tickets[ticket_id]
+        if department_id in off:
+            continue
         people = [assignee_id] if assignee_id else members.get(department_id, [])
         if kind == EventKind.OVERDUE and manager_id:
             people = [*people, manager_id]
@@ -187,7 +223,7 @@ def notifications_plan_for_sla_events(*, kind: EventKind, events: list[tuple[int
         Notification,
         columns={"ticket": tickets_of, "event": events_of, "recipient": people_of, "recipient_email": emails_of},
         constants={
-            "kind": str(SLA_ALERT_KINDS[kind]),
+            "kind": str(notification_kind),
             "state": str(NotificationState.PENDING),
             "attempts": 0,
             "last_error": "",

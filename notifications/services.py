@@ -13,23 +13,34 @@ import hashlib
 import hmac
 import logging
 import secrets
+import smtplib
 from datetime import datetime, timedelta
 from email.utils import formataddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db.models import F
+from django.db import transaction
+from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 
-from notifications.models import REQUESTER_KINDS, Notification, NotificationKind, NotificationState
-from notifications.render import email_render
-from tickets.models import EntryKind, ThreadEntry, Ticket
+from accounts.models import User
+from notifications.models import (
+    REQUESTER_KINDS,
+    EmailTemplate,
+    Notification,
+    NotificationKind,
+    NotificationSetting,
+    NotificationState,
+)
+from notifications.render import PARTS, email_render, email_template_compile
+from tickets.exceptions import ActionNotAllowed, InvalidInput
+from tickets.models import Department, EntryKind, ThreadEntry, Ticket
 from tickets.sanitize import single_line
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-STUCK_AFTER = timedelta(minutes=10)
 # Sent on a person's behalf rather than automatically: no Auto-Submitted header.
 PERSONAL_KINDS = frozenset({NotificationKind.RESPONSE})
 
@@ -64,15 +75,28 @@ def message_id_ticket_number(message_id: str) -> int | None:
     return int(parts[1]) if hmac.compare_digest(expected, parts[3]) else None
 
 
-def _thread_references(ticket: Ticket) -> list[str]:
-    ids = (
+def _thread_references(notification: Notification) -> list[str]:
+    """The Message-IDs of the conversation this recipient has seen, oldest first: the messages
+    that came in by mail and what was sent to them before. Notes are never named."""
+    ticket = notification.ticket
+    entries = (
         ThreadEntry.objects.filter(ticket=ticket)
         .exclude(kind=EntryKind.NOTE)
         .exclude(message_id="")
-        .order_by("created_at", "id")
-        .values_list("message_id", flat=True)
+        .values_list("created_at", "message_id")
     )
-    return list(ids)[-10:]
+    sent = (
+        Notification.objects.filter(
+            ticket=ticket, recipient_email=notification.recipient_email, state=NotificationState.SENT
+        )
+        .exclude(message_id="")
+        .exclude(pk=notification.pk)
+        .values_list("created_at", "message_id")
+    )
+    ids = [mid for _, mid in sorted([*entries, *sent])]
+    unique = list(dict.fromkeys(ids))
+    # The first (the message that opened the thread) and the latest ones: mail clients thread on both.
+    return unique if len(unique) <= 10 else [unique[0], *unique[-9:]]
 
 
 def _context(notification: Notification) -> dict[str, object]:
@@ -80,12 +104,16 @@ def _context(notification: Notification) -> dict[str, object]:
 
     ticket = notification.ticket
     event = notification.event
+    entry = event.entry if event is not None else None
+    if entry is not None and entry.kind == EntryKind.NOTE and notification.kind in REQUESTER_KINDS:
+        # Whatever a template asks for, a note never reaches an end user.
+        entry = None
     context: dict[str, object] = {
         "notification": notification,
         "recipient": notification.recipient,
         "ticket": ticket,
         "event": event,
-        "entry": event.entry if event is not None else None,
+        "entry": entry,
         "site_url": settings.SITE_URL,
         **notification.context,
     }
@@ -93,7 +121,7 @@ def _context(notification: Notification) -> dict[str, object]:
         context["staff_url"] = settings.SITE_URL + ticket.get_staff_url()
         if notification.kind in REQUESTER_KINDS and notification.recipient is not None and "link_url" not in context:
             token = access_link_issue(ticket=ticket, recipient=notification.recipient, revoke_older=False)
-            context["link_url"] = f"{settings.SITE_URL}/t/{token}/"
+            context["link_url"] = settings.SITE_URL + reverse("portal:link", kwargs={"token": token})
     return context
 
 
@@ -105,7 +133,7 @@ def _build(notification: Notification) -> EmailMultiAlternatives:
     if ticket is not None:
         if ticket.department.email_address:
             from_email = formataddr((single_line(ticket.department.name, 64), ticket.department.email_address))
-        references = _thread_references(ticket)
+        references = _thread_references(notification)
         if references:
             headers["In-Reply-To"] = references[-1]
             headers["References"] = " ".join(references)
@@ -115,13 +143,19 @@ def _build(notification: Notification) -> EmailMultiAlternatives:
     headers["Message-ID"] = notification.message_id
     if notification.kind not in PERSONAL_KINDS:
         headers["Auto-Submitted"] = "auto-generated"
+        # Asks Exchange and others not to answer with out-of-office replies (mail loops).
+        headers["X-Auto-Response-Suppress"] = "OOF, AutoReply"
     recipient = (
         formataddr((single_line(notification.recipient.name, 64), notification.recipient_email))
         if notification.recipient
         else notification.recipient_email
     )
+    subject = rendered.subject
+    if ticket is not None and f"[#{ticket.number}]" not in subject:
+        # Replies thread by this tag when a mail client drops the headers: an edited template keeps it.
+        subject = single_line(f"{subject} [#{ticket.number}]", 998)
     message = EmailMultiAlternatives(
-        subject=rendered.subject,
+        subject=subject,
         body=rendered.text,
         from_email=from_email,
         to=[recipient],
@@ -146,7 +180,7 @@ def notification_send(*, notification_id: int, now: datetime | None = None) -> b
         message = _build(notification)
         message.send()
     except Exception as exc:  # SMTP errors, a template error, a closed connection: all retried
-        failed = notification.attempts >= MAX_ATTEMPTS
+        failed = notification.attempts >= MAX_ATTEMPTS or _permanent(exc)
         Notification.objects.filter(pk=notification_id, state=NotificationState.SENDING).update(
             state=NotificationState.FAILED if failed else NotificationState.PENDING,
             last_error=f"{type(exc).__name__}: {exc}"[:2000],
@@ -167,15 +201,116 @@ def notification_send(*, notification_id: int, now: datetime | None = None) -> b
     return True
 
 
+def _permanent(exc: Exception) -> bool:
+    """An SMTP answer that a retry cannot change (5xx: no such mailbox, refused sender)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 500 <= exc.smtp_code < 600
+    return False
+
+
 def notifications_requeue(*, now: datetime | None = None) -> list[int]:
     """Return rows stuck in "sending" (a worker killed mid-send) to "pending", and list the
-    ids of pending rows that are due: the resender enqueues them again."""
+    ids of pending rows left over: the resender enqueues them again.
+
+    A pending row is left over when it has been due for a while (its task was lost with a
+    broker restart or a killed worker); rows just written are still on their way.
+    """
     now = now or timezone.now()
-    Notification.objects.filter(state=NotificationState.SENDING, claimed_at__lt=now - STUCK_AFTER).update(
-        state=NotificationState.PENDING, next_attempt_at=now
+    stuck_after = timedelta(seconds=settings.NOTIFICATION_STUCK_SECONDS)
+    grace = timedelta(seconds=settings.NOTIFICATION_RESEND_GRACE_SECONDS)
+    Notification.objects.filter(state=NotificationState.SENDING, claimed_at__lt=now - stuck_after).update(
+        state=NotificationState.PENDING, next_attempt_at=now - grace
     )
     return list(
-        Notification.objects.filter(state=NotificationState.PENDING, next_attempt_at__lte=now)
+        Notification.objects.filter(state=NotificationState.PENDING, next_attempt_at__lte=now - grace)
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:5000]
     )
+
+
+def notification_retry(*, notification: Notification, actor: User) -> Notification:
+    """An admin sends a failed notification again, from a fresh count of attempts."""
+    if not actor.is_admin:
+        raise ActionNotAllowed("Only admins may retry notifications.")
+    with transaction.atomic():
+        updated = Notification.objects.filter(pk=notification.pk, state=NotificationState.FAILED).update(
+            state=NotificationState.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error=""
+        )
+        if updated != 1:
+            raise InvalidInput("notification", "Only a failed notification can be retried.")
+        notification_id = notification.pk
+        transaction.on_commit(lambda: enqueue_delivery(notification_id=notification_id))
+    notification.refresh_from_db()
+    return notification
+
+
+def enqueue_delivery(*, notification_id: int | None = None, event_id: int | None = None) -> None:
+    """Hand delivery to the worker. A broker that is down loses nothing: the row stays pending
+    and the resender enqueues it again, so the caller (a committed change) is not failed."""
+    from celery.exceptions import Retry
+
+    from notifications.tasks import deliver, deliver_event
+
+    try:
+        if event_id is not None:
+            deliver_event.apply_async((event_id,), retry=False)
+        elif notification_id is not None:
+            deliver.apply_async((notification_id,), retry=False)
+    except Retry:
+        pass  # run eagerly, the send failed and its retry is planned: the row says so
+    except Exception as exc:
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            raise
+        logger.warning("could not enqueue delivery (%s); the resender will send it", exc)
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def notification_enabled(*, kind: str, department_id: int | None) -> bool:
+    """Whether a kind is on for a department (see NotificationSetting)."""
+    off = NotificationSetting.objects.filter(kind=kind, enabled=False).filter(
+        Q(department__isnull=True) | Q(department_id=department_id)
+    )
+    return not off.exists()
+
+
+def notification_setting_set(*, actor: User, kind: str, department: Department | None, enabled: bool) -> None:
+    if not actor.is_admin:
+        raise ActionNotAllowed("Only admins may change notifications.")
+    if kind not in NotificationKind.values:
+        raise InvalidInput("kind", f"Unknown notification {kind!r}.")
+    NotificationSetting.objects.update_or_create(
+        kind=kind, department=department, defaults={"enabled": enabled, "updated_at": timezone.now()}
+    )
+
+
+def email_template_save(*, actor: User, kind: str, subject: str, text: str, html: str) -> EmailTemplate:
+    """Store an admin's edit of a kind's mail; InvalidInput names the part that does not compile."""
+    if not actor.is_admin:
+        raise ActionNotAllowed("Only admins may edit mail templates.")
+    if kind not in NotificationKind.values:
+        raise InvalidInput("kind", f"Unknown notification {kind!r}.")
+    values = {"subject": subject, "text": text, "html": html}
+    for part in PARTS:
+        if not values[part].strip():
+            raise InvalidInput(part, "This part cannot be empty.")
+        try:
+            email_template_compile(values[part])
+        except Exception as exc:
+            raise InvalidInput(part, f"Template error: {exc}") from None
+    if "\n" in subject.strip() or "\r" in subject:
+        raise InvalidInput("subject", "A subject is one line.")
+    template, _ = EmailTemplate.objects.update_or_create(
+        kind=kind, defaults={**values, "updated_at": timezone.now(), "updated_by": actor}
+    )
+    return template
+
+
+def email_template_reset(*, actor: User, kind: str) -> None:
+    if not actor.is_admin:
+        raise ActionNotAllowed("Only admins may edit mail templates.")
+    EmailTemplate.objects.filter(kind=kind).delete()

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -187,10 +188,17 @@ def _sweep_batch(
 
 
 def _enqueue_delivery(event_ids: list[int]) -> None:
+    """After commit: hand the alerts to the workers, a task per chunk of events. A broker
+    that is down loses nothing: the rows stay pending and the resender sends them."""
     from sla.tasks import deliver_alerts
 
     for chunk in batched(event_ids, DELIVERY_CHUNK):
-        deliver_alerts.delay(chunk)
+        try:
+            deliver_alerts.apply_async((chunk,), retry=False)
+        except Exception as exc:
+            if settings.CELERY_TASK_ALWAYS_EAGER:
+                raise
+            logger.warning("could not enqueue SLA alerts (%s); the resender will send them", exc)
 
 
 def _breach_actions(ticket_ids: list[int], now: datetime, result: SweepResult) -> None:

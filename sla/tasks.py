@@ -36,7 +36,7 @@ def deliver_alerts(event_ids: list[int]) -> int:
     """Send the alerts the sweep planned for these events, each notification on its own task
     (which claims it first, so a rerun sends nothing twice)."""
     from notifications.models import Notification, NotificationState
-    from notifications.tasks import deliver
+    from notifications.services import enqueue_delivery
 
     ids = list(
         Notification.objects.filter(event_id__in=event_ids, state=NotificationState.PENDING).values_list(
@@ -44,7 +44,7 @@ def deliver_alerts(event_ids: list[int]) -> int:
         )
     )
     for notification_id in ids:
-        deliver.delay(notification_id)
+        enqueue_delivery(notification_id=notification_id)
     return len(ids)
 
 

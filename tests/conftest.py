@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 
 from accounts.models import DepartmentMembership, Role, User
@@ -19,6 +20,13 @@ PASSWORD = "correct-horse-battery"
 @pytest.fixture(autouse=True)
 def _media(settings: object, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    # The test cache is one in-process LocMemCache: without this, throttle counters would carry
+    # over from one test to the next.
+    cache.clear()
 
 
 @pytest.fixture

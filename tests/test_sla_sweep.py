@@ -211,3 +211,21 @@ def test_check_sla_dry_run_lists_what_is_due_and_changes_nothing(karen, one_hour
     assert "Would breach 2 clocks on 1 ticket" in out.getvalue()
     assert "Would warn 0 clocks" in out.getvalue()
     assert not ticket.events.filter(kind=EventKind.OVERDUE).exists()
+
+
+def test_overdue_alerts_switched_off_for_a_department_are_not_planned_but_the_breach_is_recorded(
+    karen, support, online_banking, jane, one_hour
+) -> None:
+    from notifications.models import NotificationSetting
+
+    NotificationSetting.objects.create(kind=NotificationKind.OVERDUE_ALERT, department=support, enabled=False)
+    quiet = opened(karen, one_hour)
+    loud = opened(karen, one_hour, department=online_banking, assignee=jane)
+    sla_sweep(now=at(2))
+    assert quiet.events.filter(kind=EventKind.OVERDUE).count() == 2
+    assert alerted(quiet, EventKind.OVERDUE) == set()
+    assert alerted(loud, EventKind.OVERDUE) == {"jane@example.com", "admin@example.com"}
+    NotificationSetting.objects.create(kind=NotificationKind.OVERDUE_ALERT, department=None, enabled=False)
+    again = opened(karen, one_hour, department=online_banking, assignee=jane)
+    sla_sweep(now=at(2))
+    assert alerted(again, EventKind.OVERDUE) == set()

@@ -6,7 +6,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import User, UserManager
 from tickets.models import AccessLink, EntryKind, ThreadEntry, Ticket, TicketEvent
 from tickets.permissions import agent_department_ids
 
@@ -42,6 +42,22 @@ def ticket_get_for_user(*, user: User, number: int | str) -> Ticket:
     if ticket is None:
         raise Http404("No such ticket.")
     return ticket
+
+
+def ticket_find_for_address(*, email: str, number: int | str) -> tuple[Ticket, User] | None:
+    """The ticket with this number and the person at this address, if they are its requester or
+    a collaborator: the status check's lookup. None whichever part fails, so that the caller
+    cannot tell the asker which."""
+    try:
+        number = int(str(number).strip().lstrip("#"))
+    except ValueError:
+        return None
+    user = User.objects.filter(email=UserManager.normalize_email(email), is_active=True).first()
+    if user is None:
+        return None
+    collaborating = Ticket.collaborators.through.objects.filter(ticket_id=OuterRef("pk"), user_id=user.pk)
+    ticket = Ticket.objects.filter(Q(requester_id=user.pk) | Exists(collaborating), number=number).first()
+    return (ticket, user) if ticket is not None else None
 
 
 def ticket_get_for_link(*, token: str) -> tuple[Ticket, User]:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import DepartmentMembership, Perm, User
@@ -941,6 +942,22 @@ def access_link_issue(
             expires_at=now + timedelta(days=settings.TICKET_LINK_DAYS),
         )
     return token
+
+
+def access_link_send(*, ticket: Ticket, recipient: User, now: datetime | None = None) -> None:
+    """Mail `recipient` a new secret link to `ticket` (the portal's status check). It revokes the
+    links they had for the ticket, so that the newest mail is the one that works."""
+    from notifications.models import NotificationKind
+    from notifications.planner import notification_plan_direct
+
+    with transaction.atomic():
+        token = access_link_issue(ticket=ticket, recipient=recipient, now=now)
+        notification_plan_direct(
+            kind=NotificationKind.STATUS_LINK,
+            recipient=recipient,
+            ticket_id=ticket.pk,
+            context={"link_url": settings.SITE_URL + reverse("portal:link", kwargs={"token": token})},
+        )
 
 
 def tickets_autoclose(*, now: datetime | None = None) -> int:
