@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
 from sla import deadlines
@@ -82,8 +83,11 @@ def _id_list(column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
     return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
-def _claim(kind: str, clock_ids: Sequence[int], now: datetime) -> list[int]:
-    """Mark the clocks warned or breached if they still qualify; the ids this call marked.
+CLAIMED = ("id", "ticket_id", "target", "due_at", "target_seconds", "cycle")
+
+
+def _claim(kind: str, clock_ids: Sequence[int], now: datetime) -> list[dict[str, Any]]:
+    """Mark the clocks warned or breached if they still qualify; the clocks this call marked.
 
     The condition is checked again by the UPDATE itself, so of two sweeps at once, or a
     rerun, only one marks each clock, and only the ids it returns get an event and alerts.
@@ -105,11 +109,25 @@ def _claim(kind: str, clock_ids: Sequence[int], now: datetime) -> list[int]:
         set_params = [stamp]
     sql = (
         f"UPDATE {q(TicketClock._meta.db_table)} SET {sets} "  # noqa: S608 (names from the model, values as parameters)
-        f"WHERE {where} AND {q('state')} = %s AND {condition} RETURNING {q('id')}"
+        f"WHERE {where} AND {q('state')} = %s AND {condition} RETURNING {', '.join(q(c) for c in CLAIMED)}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*set_params, *params, ClockState.RUNNING, stamp])
-        return [row[0] for row in cursor.fetchall()]
+        cursor.execute(sql, [*set_params, *params, str(ClockState.RUNNING), stamp])
+        rows = [dict(zip(CLAIMED, row, strict=True)) for row in cursor.fetchall()]
+    for row in rows:
+        row["due_at"] = _as_datetime(row["due_at"])
+    return sorted(rows, key=lambda row: row["id"])
+
+
+def _as_datetime(value: object) -> datetime | None:
+    """A timestamp from a raw query: PostgreSQL gives aware datetimes, SQLite naive ones (or
+    text), in UTC."""
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
 
 
 def sla_sweep(*, now: datetime | None = None, batch_size: int = SWEEP_BATCH, deliver: bool = True) -> SweepResult:
@@ -145,14 +163,10 @@ def _sweep_batch(
         result.skipped += len(batch) - len(mine)
         if not mine:
             return
-        claimed = _claim(kind, mine, now)
-        if not claimed:
+        clocks = _claim(kind, mine, now)
+        if not clocks:
             return
-        clocks = list(
-            TicketClock.objects.filter(pk__in=claimed)
-            .order_by("pk")
-            .values("pk", "ticket_id", "target", "due_at", "target_seconds", "elapsed_seconds", "cycle")
-        )
+        claimed = [c["id"] for c in clocks]
         if kind == EventKind.OVERDUE:
             overdue_ids = sorted({c["ticket_id"] for c in clocks})
             result.tickets_marked_overdue += Ticket.objects.filter(pk__in=overdue_ids, is_overdue=False).update(
