@@ -38,6 +38,8 @@ def _value(value: object) -> object:
 
 def _array_literal(values: Sequence[object]) -> str:
     """A PostgreSQL array literal ('{1,"two",NULL}'); each element read by its column's type."""
+    if all(type(value) is int for value in values):
+        return "{" + ",".join(map(str, values)) + "}"
     parts = []
     for value in values:
         if value is None:

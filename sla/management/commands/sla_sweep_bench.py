@@ -13,6 +13,7 @@ database holding other tickets unless given --allow-existing (the sweep would ac
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import time
@@ -84,6 +85,9 @@ class Command(BaseCommand):
             "load_seconds": round(load_seconds, 1),
             "database": f"{connection.vendor} {_server_version()}",
             "python": platform.python_version(),
+            "cores": os.cpu_count(),
+            # Other work on the machine slows every figure: the load when the runs ended.
+            "load_average_1min": round(os.getloadavg()[0], 2),
             "django": django.get_version(),
             "date": timezone.now().isoformat(timespec="seconds"),
         }
@@ -98,7 +102,8 @@ class Command(BaseCommand):
             f"{s['runs']} runs)\n"
             f"  sweep with nothing due: median {n['median']:.2f} ms (min {n['min']:.2f}, max {n['max']:.2f})\n"
             f"  floor, the claiming UPDATE alone: median {f['median']:.3f} s; the sweep takes "
-            f"{figures['ratio_to_floor']}x its floor"
+            f"{figures['ratio_to_floor']}x its floor\n"
+            f"  machine: {figures['cores']} cores, load average {figures['load_average_1min']} when the runs ended"
         )
 
     def _floor(self) -> float:
