@@ -163,10 +163,10 @@ def notifications_plan_for_sla_events(*, kind: EventKind, events: list[tuple[int
     The same people as `recipients_for` (a test keeps them equal): the assignee, or the
     department's agents when nobody is assigned; for a breach, the department manager too;
     active agents only, each once per event; none where the kind is switched off for the
-    ticket's department or everywhere (NotificationSetting). Written in the caller's transaction; the caller
-    enqueues delivery on commit. Returns the number of rows planned. The events are new and
-    each recipient is listed once per event, so no row can clash with the unique
-    (event, recipient) index: a plain INSERT, without the cost of ON CONFLICT.
+    ticket's department or everywhere (NotificationSetting). Written in the caller's
+    transaction; the caller enqueues delivery on commit. Returns the number of rows planned.
+    The events are new and each recipient is listed once per event, so no row can clash
+    with the unique (event, recipient) index: a plain INSERT, without the cost of ON CONFLICT.
     """
     from sla.bulk import rows_insert
 
