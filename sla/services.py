@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -248,6 +248,10 @@ def _breach_actions(ticket_ids: list[int], now: datetime, result: SweepResult) -
 # ---------------------------------------------------------------- configuration
 
 MAX_TARGET_MINUTES = 365 * 24 * 60
+MAX_HOLIDAY_DAYS = 366
+# Instants the preview accepts: wide enough for any real plan, narrow enough that the
+# arithmetic can neither overflow nor walk for ages.
+PREVIEW_YEARS = (1970, 2200)
 
 
 class InUse(Exception):
@@ -317,6 +321,10 @@ def _schedule_calendar(
             continue
         weekly[interval.weekday].append((start, end))
     for holiday in holidays:
+        if holiday.end_date is not None and (holiday.end_date - holiday.first).days > MAX_HOLIDAY_DAYS:
+            errors.setdefault("holidays", []).append(
+                f"{holiday.name or holiday.first}: a holiday lasts a year at most."
+            )
         if holiday.end_date is not None and holiday.end_date < holiday.first:
             errors.setdefault("holidays", []).append(
                 f"{holiday.name or holiday.first}: the last day is before the first."
@@ -600,9 +608,15 @@ def sla_plan_preview(
 ) -> dict[str, deadlines.DueExplanation | None]:
     """When each of the plan's targets would fall due for a ticket opened at `opened_at`,
     paused as given, at `priority` (the plan's own targets when None), with the arithmetic."""
+    if not PREVIEW_YEARS[0] <= opened_at.year <= PREVIEW_YEARS[1]:
+        raise ValidationError({"opened_at": f"Choose an instant between {PREVIEW_YEARS[0]} and {PREVIEW_YEARS[1]}."})
     for pause in pauses:
         if pause.end < pause.start:
             raise ValidationError({"paused": "A pause must end after it starts."})
+        if pause.start < opened_at - timedelta(days=MAX_HOLIDAY_DAYS) or pause.end - pause.start > timedelta(
+            days=MAX_HOLIDAY_DAYS
+        ):
+            raise ValidationError({"paused": "A pause lasts a year at most, around the opening instant."})
     calendar = plan.calendar()
     targets = plan.targets_for(priority.pk if priority else None)
     return {

@@ -300,3 +300,23 @@ def test_the_openapi_schema_describes_the_sla_endpoints() -> None:
     assert any(p.endswith("/schedules/{id}/") for p in paths)
     preview = next(v for p, v in schema["paths"].items() if p.endswith("/preview/"))["post"]
     assert "PreviewIn" in str(preview["requestBody"]) and "PreviewOut" in str(preview["responses"])
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"opened_at": "9999-12-31T23:00:00Z"}, "opened_at"),
+        ({"opened_at": "2026-03-03T08:00:00Z", "paused": [{"from": "2026-03-03T09:00:00Z", "to": "2126-03-03T09:00:00Z"}]}, "paused"),
+    ],
+)  # fmt: skip
+def test_a_preview_out_of_bounds_is_a_400_not_a_crash(admin, plans, body, field) -> None:
+    response = api(admin).post(f"/api/v1/sla-plans/{plans['Sev-A'].pk}/preview/", body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_a_holiday_range_longer_than_a_year_is_refused(admin) -> None:
+    body = {**BERLIN_OFFICE, "holidays": [{"date": "2026-01-01", "end_date": "2030-01-01", "name": "Sabbatical"}]}
+    response = api(admin).post("/api/v1/schedules/", body, format="json")
+    assert response.status_code == 400
+    assert "a year at most" in response.json()["holidays"][0]
