@@ -61,6 +61,30 @@ def service_errors(form: forms.Form, exc: ValidationError, *, elsewhere: Sequenc
     return left
 
 
+class SharedChoicesFormSet(forms.BaseFormSet):
+    """A table of rows whose drop-downs list their options from one query for all the rows,
+    so that a page costs the same queries however many rows it shows."""
+
+    def _construct_form(self, i: int, **kwargs: Any) -> forms.Form:
+        form = super()._construct_form(i, **kwargs)  # type: ignore[misc]
+        self._share_choices(form)
+        return form
+
+    @property
+    def empty_form(self) -> forms.Form:
+        form = super().empty_form
+        self._share_choices(form)
+        return form
+
+    def _share_choices(self, form: forms.Form) -> None:
+        cache: dict[str, list[Any]] = self.__dict__.setdefault("_shared_choices", {})
+        for name, field in form.fields.items():
+            if isinstance(field, forms.ModelChoiceField):
+                if name not in cache:
+                    cache[name] = list(field.choices)  # type: ignore[arg-type]
+                field.choices = cache[name]
+
+
 # ---------------------------------------------------------------- schedules
 
 
@@ -185,7 +209,7 @@ class PriorityTargetForm(BootstrapMixin, forms.Form):
     next_response_minutes = MinutesField()
 
 
-class BasePriorityTargetFormSet(forms.BaseFormSet):
+class BasePriorityTargetFormSet(SharedChoicesFormSet):
     def clean(self) -> None:
         if any(self.errors):
             return
@@ -274,7 +298,7 @@ class MemberForm(BootstrapMixin, forms.Form):
         self.fields["agent"].queryset = agents()  # type: ignore[attr-defined]
 
 
-class BaseMemberFormSet(forms.BaseFormSet):
+class BaseMemberFormSet(SharedChoicesFormSet):
     def clean(self) -> None:
         if any(self.errors):
             return
@@ -366,7 +390,7 @@ class MembershipForm(BootstrapMixin, forms.Form):
     is_available = forms.BooleanField(required=False, initial=True, label="Takes turns")
 
 
-class BaseMembershipFormSet(forms.BaseFormSet):
+class BaseMembershipFormSet(SharedChoicesFormSet):
     def clean(self) -> None:
         if any(self.errors):
             return

@@ -644,3 +644,54 @@ def test_names_are_escaped_wherever_the_admin_pages_show_them(as_admin: Client) 
     page = as_admin.get(reverse("adminpanel:plans")).content.decode()
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+DETAILS = ["plan", "schedule", "department", "topic", "priority", "status", "agent", "api_key", "plan_preview"]
+
+
+def _detail_url(name: str, admin: User, support: Department) -> str:
+    objects = {
+        "plan": SLAPlan.objects.get(name="Default SLA"),
+        "plan_preview": SLAPlan.objects.get(name="Default SLA"),
+        "schedule": Schedule.objects.get(name__startswith="Office hours"),
+        "department": support,
+        "topic": HelpTopic.objects.get(name="Report a Problem"),
+        "priority": Priority.objects.get(name="High"),
+        "status": Status.objects.get(name="Open"),
+        "agent": admin,
+        "api_key": ApiKey.objects.get(name="Detail key"),
+    }
+    return reverse(f"adminpanel:{name}", args=[objects[name].pk])
+
+
+def _grow(admin: User, support: Department) -> None:
+    """More rows in every table a detail page shows: targets, intervals, holidays, members,
+    memberships, and more choices in every drop-down."""
+    _more_of_everything(admin, support)
+    plan = SLAPlan.objects.get(name="Default SLA")
+    for priority in Priority.objects.exclude(pk__in=plan.priority_targets.values("priority")):
+        SLAPriorityTarget.objects.create(plan=plan, priority=priority, resolution_minutes=30)
+    office = Schedule.objects.get(name__startswith="Office hours")
+    office.intervals.create(weekday=5, start="09:00", end="12:00")
+    office.holidays.create(date="2026-12-24", name="Christmas Eve")
+    office.holidays.create(date="2026-12-31", name="New Year's Eve")
+    role = Role.objects.get(name="Agent")
+    for department in Department.objects.exclude(pk=support.pk):
+        DepartmentMembership.objects.get_or_create(agent=admin, department=department, defaults={"role": role})
+
+
+@pytest.mark.parametrize("name", DETAILS)
+def test_each_detail_page_costs_the_same_queries_however_many_rows_it_shows(
+    as_admin: Client, admin, support, name: str, django_assert_num_queries
+) -> None:
+    api_key_create(name="Detail key", allowed_addresses="127.0.0.1")
+    url = _detail_url(name, admin, support)
+    query = (
+        {"opened_at": "2026-03-03T08:00", "timezone": "UTC", **formset("pauses", [])} if name == "plan_preview" else {}
+    )
+    as_admin.get(url, query)
+    with CaptureQueriesContext(connection) as before:
+        assert as_admin.get(url, query).status_code == 200
+    _grow(admin, support)
+    with django_assert_num_queries(len(before.captured_queries)):
+        assert as_admin.get(url, query).status_code == 200
