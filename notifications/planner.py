@@ -7,12 +7,20 @@ enqueued on commit, so a change that rolls back sends nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import DepartmentMembership, User
-from notifications.models import REQUESTER_KINDS, Notification, NotificationKind, NotificationSetting
+from notifications.models import (
+    REQUESTER_KINDS,
+    Notification,
+    NotificationKind,
+    NotificationSetting,
+    NotificationState,
+)
 from tickets.models import EventKind, Ticket, TicketEvent, TicketState
 
 
@@ -138,3 +146,92 @@ def _enqueue_one(notification_id: int) -> None:
     from notifications.services import enqueue_delivery
 
     enqueue_delivery(notification_id=notification_id)
+
+
+# ---------------------------------------------------------------- the SLA sweep's bulk path
+
+SLA_ALERT_KINDS = {
+    EventKind.OVERDUE: NotificationKind.OVERDUE_ALERT,
+    EventKind.SLA_WARNING: NotificationKind.WARNING_ALERT,
+}
+
+
+def notifications_plan_for_sla_events(*, kind: EventKind, events: list[tuple[int, int]], at: datetime) -> int:
+    """Plan the alerts of many warning or breach events, given as (event id, ticket id), in
+    a fixed number of queries.
+
+    The same people as `recipients_for` (a test keeps them equal): the assignee, or the
+    department's agents when nobody is assigned; for a breach, the department manager too;
+    active agents only, each once per event; none where the kind is switched off for the
+    ticket's department or everywhere (NotificationSetting). Written in the caller's
+    transaction; the caller enqueues delivery on commit. Returns the number of rows planned.
+    The events are new and each recipient is listed once per event, so no row can clash
+    with the unique (event, recipient) index: a plain INSERT, without the cost of ON CONFLICT.
+    """
+    from sla.bulk import rows_insert
+
+    notification_kind = SLA_ALERT_KINDS[kind]
+    off = set(
+        NotificationSetting.objects.filter(kind=notification_kind, enabled=False).values_list(
+            "department_id", flat=True
+        )
+    )
+    if not events or None in off:  # switched off everywhere
+        return 0
+    tickets = {
+        pk: (assignee_id, department_id, manager_id)
+        for pk, assignee_id, department_id, manager_id in Ticket.objects.filter(
+            pk__in=sorted({ticket_id for _, ticket_id in events})
+        ).values_list("pk", "assignee_id", "department_id", "department__manager_id")
+    }
+    members: dict[int, list[int]] = {}
+    for department_id, agent_id in (
+        DepartmentMembership.objects.filter(department_id__in={t[1] for t in tickets.values()})
+        .order_by("department_id", "agent_id")
+        .values_list("department_id", "agent_id")
+    ):
+        members.setdefault(department_id, []).append(agent_id)
+    people_ids = {a for agents in members.values() for a in agents}
+    people_ids |= {t[0] for t in tickets.values() if t[0]} | {t[2] for t in tickets.values() if t[2]}
+    # Alerts go to active agents alone.
+    emails = dict(
+        User.objects.filter(pk__in=people_ids, is_active=True, kind__in=(User.Kind.AGENT, User.Kind.ADMIN)).values_list(
+            "pk", "email"
+        )
+    )
+    tickets_of, events_of, people_of, emails_of = [], [], [], []
+    for event_id, ticket_id in events:
+        assignee_id, department_id, manager_id = tickets[ticket_id]
+        if department_id in off:
+            continue
+        people = [assignee_id] if assignee_id else members.get(department_id, [])
+        if kind == EventKind.OVERDUE and manager_id:
+            people = [*people, manager_id]
+        seen: set[str] = set()
+        for person_id in people:
+            email = emails.get(person_id)
+            if email is None or email in seen:
+                continue
+            seen.add(email)
+            tickets_of.append(ticket_id)
+            events_of.append(event_id)
+            people_of.append(person_id)
+            emails_of.append(email)
+    if not emails_of:
+        return 0
+    inserted, _ = rows_insert(
+        Notification,
+        columns={"ticket": tickets_of, "event": events_of, "recipient": people_of, "recipient_email": emails_of},
+        constants={
+            "kind": str(notification_kind),
+            "state": str(NotificationState.PENDING),
+            "attempts": 0,
+            "last_error": "",
+            "context": {},
+            "message_id": "",
+            "created_at": at,
+            # Due for sending at once, whatever instant the sweep ran for.
+            "next_attempt_at": timezone.now(),
+        },
+    )
+    return inserted

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
+from typing import Any
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 DAY_MINUTES = 24 * 60
@@ -63,6 +64,25 @@ class Calendar:
             raise CalendarError("The schedule has no business hours.")
         return cls(tz=tz, weekly=tuple(tuple(d) for d in days), holidays=frozenset(holidays))
 
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-safe description (to hand a calendar to a background task)."""
+        return {
+            "timezone": self.tz.key,
+            "weekly": [[list(interval) for interval in day] for day in self.weekly],
+            "holidays": sorted(day.isoformat() for day in self.holidays),
+            "always_open": self.always_open,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calendar:
+        if data.get("always_open"):
+            return cls.twenty_four_seven()
+        return cls.build(
+            timezone=data["timezone"],
+            weekly=[[(int(a), int(b)) for a, b in day] for day in data["weekly"]],
+            holidays=[date.fromisoformat(day) for day in data["holidays"]],
+        )
+
     def open_intervals_on(self, day: date) -> list[tuple[datetime, datetime]]:
         """The open intervals of one local day, as UTC instants."""
         if day in self.holidays:
@@ -78,8 +98,32 @@ class Calendar:
     def _instant(self, day: date, minute: int) -> datetime:
         if minute >= DAY_MINUTES:
             day, minute = day + timedelta(days=1), minute - DAY_MINUTES
-        local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=self.tz)
-        return local.astimezone(UTC)
+        return local_to_utc(datetime.combine(day, time(minute // 60, minute % 60)), self.tz)
+
+
+def local_to_utc(wall: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
+    """The UTC instant a naive wall-clock time names in `tz`.
+
+    A time repeated when the clocks go back names its first occurrence. A time skipped when
+    they go forward names the instant of the jump, so that an interval that would begin or
+    end inside the gap is cut at the jump (an interval wholly inside it lasts nothing),
+    instead of being shifted an hour later as a plain conversion would do.
+    """
+    first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if first.astimezone(tz).replace(tzinfo=None) == wall:
+        return first
+    # In the gap, fold=0 reads the wall time with the offset from before the change (an
+    # instant after the jump) and fold=1 with the offset after it (an instant before): the
+    # jump lies between. Search it to the second.
+    low = int(wall.replace(tzinfo=tz, fold=1).astimezone(UTC).timestamp())
+    high = int(first.timestamp())
+    while high - low > 1:
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, tz).replace(tzinfo=None) >= wall:
+            high = middle
+        else:
+            low = middle
+    return datetime.fromtimestamp(high, UTC)
 
 
 def _require_aware(*instants: datetime) -> None:
@@ -150,22 +194,79 @@ class Pause:
     end: datetime
 
 
-def preview_due(cal: Calendar, *, opened_at: datetime, target_seconds: int, pauses: Iterable[Pause] = ()) -> datetime:
-    """When a target falls due for a ticket opened at `opened_at` and paused as given.
+@dataclass(frozen=True)
+class DueExplanation:
+    """When a target falls due, and the arithmetic behind it (for the preview)."""
 
-    Pauses are walked in order; a pause that begins after the due instant has no effect.
-    """
-    _require_aware(opened_at)
-    elapsed = 0
-    running_since = opened_at
+    due_at: datetime
+    target_seconds: int
+    # The business intervals counted towards the target, in order (UTC).
+    counted: tuple[tuple[datetime, datetime], ...]
+    # Business time that fell inside pauses before the due instant, and was not counted.
+    paused_seconds: int
+
+
+def _merged_pauses(opened_at: datetime, pauses: Iterable[Pause]) -> list[tuple[datetime, datetime]]:
+    windows: list[tuple[datetime, datetime]] = []
     for pause in sorted(pauses, key=lambda p: p.start):
         _require_aware(pause.start, pause.end)
         if pause.end < pause.start:
             raise ValueError("A pause must end after it starts.")
-        start = max(pause.start, running_since)
-        due = add_business_seconds(cal, running_since, target_seconds - elapsed)
-        if start >= due:
-            return due
-        elapsed += business_seconds_between(cal, running_since, start)
-        running_since = max(pause.end, running_since)
-    return add_business_seconds(cal, running_since, max(target_seconds - elapsed, 0))
+        start, end = max(pause.start, opened_at), pause.end
+        if end <= start:
+            continue
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(windows[-1][1], end))
+        else:
+            windows.append((start, end))
+    return windows
+
+
+def _outside(a: datetime, b: datetime, windows: list[tuple[datetime, datetime]]) -> Iterator[tuple[datetime, datetime]]:
+    """The parts of [a, b) that no window covers."""
+    for x, y in windows:
+        if y <= a:
+            continue
+        if x >= b:
+            break
+        if x > a:
+            yield a, x
+        a = max(a, y)
+        if a >= b:
+            return
+    if a < b:
+        yield a, b
+
+
+def explain_due(
+    cal: Calendar, *, opened_at: datetime, target_seconds: int, pauses: Iterable[Pause] = ()
+) -> DueExplanation:
+    """When a target falls due for a ticket opened at `opened_at` and paused as given, with
+    the intervals counted. Overlapping pauses count once; a pause after the due instant has
+    no effect."""
+    _require_aware(opened_at)
+    if target_seconds < 0:
+        raise ValueError("target_seconds must not be negative")
+    windows = _merged_pauses(opened_at, pauses)
+    remaining = timedelta(seconds=target_seconds)
+    counted: list[tuple[datetime, datetime]] = []
+    due: datetime | None = None
+    for a, b in _intervals_from(cal, opened_at):
+        for x, y in _outside(a, b, windows):
+            if remaining <= y - x:
+                due = x + remaining
+                if due > x:
+                    counted.append((x, due))
+                break
+            counted.append((x, y))
+            remaining -= y - x
+        if due is not None:
+            break
+    assert due is not None
+    paused = sum(business_seconds_between(cal, x, min(y, due)) for x, y in windows if x < due)
+    return DueExplanation(due_at=due, target_seconds=target_seconds, counted=tuple(counted), paused_seconds=paused)
+
+
+def preview_due(cal: Calendar, *, opened_at: datetime, target_seconds: int, pauses: Iterable[Pause] = ()) -> datetime:
+    """When a target falls due for a ticket opened at `opened_at` and paused as given."""
+    return explain_due(cal, opened_at=opened_at, target_seconds=target_seconds, pauses=pauses).due_at

@@ -207,6 +207,8 @@ class TicketClock(models.Model):
                 name="clock_warn_due_idx",
                 condition=Q(state="running", warned_at__isnull=True, warn_at__isnull=False),
             ),
+            # The compliance reports (sla.reports): targets met in a period.
+            models.Index(fields=["met_at"], name="clock_met_idx", condition=Q(state="met")),
         ]
 
     def __str__(self) -> str:

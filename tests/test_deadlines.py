@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sla.deadlines import (
     Calendar,
@@ -13,6 +15,7 @@ from sla.deadlines import (
     Pause,
     add_business_seconds,
     business_seconds_between,
+    explain_due,
     next_business_instant,
     preview_due,
 )
@@ -167,3 +170,142 @@ def test_a_schedule_open_only_on_holidays_is_reported_never_open() -> None:
     cal = Calendar.build(timezone="UTC", weekly=mondays_only, holidays=every_monday)
     with pytest.raises(CalendarError, match="never open"):
         add_business_seconds(cal, utc(2026, 3, 2, 8, 0), HOUR)
+
+
+# ---------------------------------------------------------------- more of our own
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def test_a_week_long_target_on_office_hours_counts_five_working_days() -> None:
+    monday_nine = utc(2026, 3, 2, 9, 0)
+    assert add_business_seconds(office(), monday_nine, 40 * HOUR) == utc(2026, 3, 6, 17, 0)
+    assert add_business_seconds(office(), monday_nine, 40 * HOUR + 1) == utc(2026, 3, 9, 9, 0, 1)
+
+
+def test_a_range_of_holidays_closes_every_day_in_it() -> None:
+    # Christmas to New Year closed: a ticket opened on the 23rd afternoon waits until 2 January.
+    closed = tuple(date(2026, 12, 24) + timedelta(days=d) for d in range(9))  # 24 Dec - 1 Jan
+    cal = office(holidays=closed)
+    assert add_business_seconds(cal, utc(2026, 12, 23, 16, 0), 2 * HOUR) == utc(2027, 1, 4, 10, 0)
+    assert business_seconds_between(cal, utc(2026, 12, 23, 16, 0), utc(2027, 1, 4, 10, 0)) == 2 * HOUR
+
+
+def test_a_holiday_is_a_local_date_in_the_schedules_time_zone() -> None:
+    # 2026-05-01 is a holiday in Berlin: 23:30 UTC on 30 April is already the 1st there.
+    cal = office("Europe/Berlin", holidays=(date(2026, 5, 1),))
+    assert next_business_instant(cal, utc(2026, 4, 30, 23, 30)) == datetime(2026, 5, 4, 9, 0, tzinfo=BERLIN)
+
+
+def test_a_pause_spanning_several_days_counts_only_the_business_time_outside_it() -> None:
+    # Opened Monday 09:00 with 8 business hours; waiting on the customer Monday 13:00 to
+    # Wednesday 11:00. Four hours counted Monday, the other four from Wednesday 11:00.
+    explained = explain_due(
+        office(),
+        opened_at=utc(2026, 3, 2, 9, 0),
+        target_seconds=8 * HOUR,
+        pauses=[Pause(utc(2026, 3, 2, 13, 0), utc(2026, 3, 4, 11, 0))],
+    )
+    assert explained.due_at == utc(2026, 3, 4, 15, 0)
+    assert explained.counted == (
+        (utc(2026, 3, 2, 9, 0), utc(2026, 3, 2, 13, 0)),
+        (utc(2026, 3, 4, 11, 0), utc(2026, 3, 4, 15, 0)),
+    )
+    assert explained.paused_seconds == (4 + 8 + 2) * HOUR
+
+
+def test_overlapping_pauses_count_once() -> None:
+    due = preview_due(
+        Calendar.twenty_four_seven(),
+        opened_at=utc(2026, 3, 3, 8, 0),
+        target_seconds=2 * HOUR,
+        pauses=[
+            Pause(utc(2026, 3, 3, 9, 0), utc(2026, 3, 3, 10, 0)),
+            Pause(utc(2026, 3, 3, 9, 30), utc(2026, 3, 3, 10, 30)),
+        ],
+    )
+    assert due == utc(2026, 3, 3, 11, 30)
+
+
+def test_a_pause_that_ends_before_it_starts_is_refused() -> None:
+    with pytest.raises(ValueError, match="end after it starts"):
+        preview_due(
+            Calendar.twenty_four_seven(),
+            opened_at=utc(2026, 3, 3, 8, 0),
+            target_seconds=HOUR,
+            pauses=[Pause(utc(2026, 3, 3, 10, 0), utc(2026, 3, 3, 9, 0))],
+        )
+
+
+def test_office_hours_in_new_york_follow_the_wall_clock_across_the_spring_change() -> None:
+    # New York springs forward on Sunday 2026-03-08: Friday 16:00 EST + 2 h is Monday 10:00 EDT.
+    cal = office("America/New_York")
+    friday = datetime(2026, 3, 6, 16, 0, tzinfo=NEW_YORK)
+    due = add_business_seconds(cal, friday, 2 * HOUR)
+    assert due == datetime(2026, 3, 9, 10, 0, tzinfo=NEW_YORK)
+    assert due.astimezone(UTC) == utc(2026, 3, 9, 14, 0)  # 21:00 UTC on Friday, 14:00 UTC on Monday
+
+
+def test_office_hours_in_berlin_follow_the_wall_clock_across_the_autumn_change() -> None:
+    # Berlin falls back on Sunday 2026-10-25: Friday 16:00 CEST + 2 h is Monday 10:00 CET.
+    cal = office("Europe/Berlin")
+    due = add_business_seconds(cal, datetime(2026, 10, 23, 16, 0, tzinfo=BERLIN), 2 * HOUR)
+    assert due == datetime(2026, 10, 26, 10, 0, tzinfo=BERLIN)
+    assert due.astimezone(UTC) == utc(2026, 10, 26, 9, 0)
+
+
+def test_a_night_shift_across_the_spring_gap_is_an_hour_shorter() -> None:
+    # Open Sunday 00:00-06:00 in Berlin; on 2026-03-29 the clocks jump from 02:00 to 03:00.
+    sundays = [[]] * 6 + [[(0, 6 * 60)]]
+    cal = Calendar.build(timezone="Europe/Berlin", weekly=sundays)
+    day = datetime(2026, 3, 29, tzinfo=BERLIN)
+    assert business_seconds_between(cal, day, day + timedelta(days=1)) == 5 * HOUR
+
+
+def test_an_interval_inside_the_skipped_hour_lasts_nothing_and_one_starting_in_it_starts_at_the_jump() -> None:
+    gap_only = [[]] * 6 + [[(2 * 60 + 15, 2 * 60 + 45)]]
+    assert Calendar.build(timezone="Europe/Berlin", weekly=gap_only).open_intervals_on(date(2026, 3, 29)) == []
+    from_gap = [[]] * 6 + [[(2 * 60 + 30, 4 * 60)]]
+    intervals = Calendar.build(timezone="Europe/Berlin", weekly=from_gap).open_intervals_on(date(2026, 3, 29))
+    # The clocks jump at 01:00 UTC (02:00 CET -> 03:00 CEST); 04:00 CEST is 02:00 UTC.
+    assert intervals == [(utc(2026, 3, 29, 1, 0), utc(2026, 3, 29, 2, 0))]
+
+
+def test_a_repeated_hour_in_autumn_counts_twice_on_a_night_shift_in_america() -> None:
+    # New York falls back on 2026-11-01 at 02:00 EDT -> 01:00 EST: 00:00-04:00 lasts five hours.
+    nights = [[(0, 4 * 60)]] * 7
+    cal = Calendar.build(timezone="America/New_York", weekly=nights)
+    day = datetime(2026, 11, 1, tzinfo=NEW_YORK)
+    assert business_seconds_between(cal, day, day + timedelta(days=1)) == 5 * HOUR
+
+
+def test_a_calendar_survives_the_trip_through_a_background_task() -> None:
+    cal = office("Europe/Berlin", holidays=(date(2026, 12, 25),))
+    assert Calendar.from_dict(cal.to_dict()) == cal
+    assert Calendar.from_dict(Calendar.twenty_four_seven().to_dict()).always_open
+
+
+@given(
+    opened_minute=st.integers(0, 14 * 24 * 60),
+    target_minutes=st.integers(0, 60 * 60),
+    pauses=st.lists(st.tuples(st.integers(0, 20 * 24 * 60), st.integers(0, 3 * 24 * 60)), max_size=4),
+    zone=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"]),
+)
+@settings(max_examples=150, deadline=None)
+def test_the_explained_due_instant_counts_exactly_the_target_outside_the_pauses(
+    opened_minute: int, target_minutes: int, pauses: list[tuple[int, int]], zone: str
+) -> None:
+    cal = office(zone)
+    start = utc(2026, 3, 1) + timedelta(minutes=opened_minute)
+    windows = [
+        Pause(utc(2026, 3, 1) + timedelta(minutes=a), utc(2026, 3, 1) + timedelta(minutes=a + n)) for a, n in pauses
+    ]
+    explained = explain_due(cal, opened_at=start, target_seconds=target_minutes * 60, pauses=windows)
+    assert sum(int((b - a).total_seconds()) for a, b in explained.counted) == target_minutes * 60
+    assert explained.due_at >= start
+    for a, b in explained.counted:
+        assert business_seconds_between(cal, a, b) == int((b - a).total_seconds())  # all open time
+        assert not any(p.start < b and a < p.end for p in windows)  # none of it paused
+    if not pauses:
+        assert explained.due_at == add_business_seconds(cal, start, target_minutes * 60)

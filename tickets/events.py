@@ -43,3 +43,32 @@ def event_record(
 
 def _label(value: object) -> str:
     return "" if value is None else str(value)[:255]
+
+
+def events_record_bulk(
+    *, kind: EventKind, rows: list[tuple[int, str, dict[str, Any]]], at: datetime
+) -> tuple[list[tuple[int, int]], int]:
+    """Write many SLA warning or breach events at once (the sweep's path) and plan their
+    alerts in a fixed number of queries, in the caller's transaction; the caller enqueues
+    delivery on commit. `rows` are (ticket id, to_value, data); returns the (event id, ticket
+    id) pairs and the number of alerts planned. Other kinds of event go through
+    `event_record`, one by one."""
+    from notifications.planner import SLA_ALERT_KINDS, notifications_plan_for_sla_events
+    from sla.bulk import rows_insert
+
+    if kind not in SLA_ALERT_KINDS:
+        raise ValueError("Only SLA warnings and breaches are recorded in bulk.")
+    if not rows:
+        return [], 0
+    _, created = rows_insert(
+        TicketEvent,
+        columns={
+            "ticket": [ticket_id for ticket_id, _, _ in rows],
+            "to_value": [_label(to_value) for _, to_value, _ in rows],
+            "data": [data for _, _, data in rows],
+        },
+        constants={"kind": str(kind), "from_value": "", "created_at": at},
+        returning=["id", "ticket"],
+    )
+    events = [(event_id, ticket_id) for event_id, ticket_id in created]
+    return events, notifications_plan_for_sla_events(kind=kind, events=events, at=at)

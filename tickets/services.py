@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import DepartmentMembership, Perm, User
-from sla import clocks
+from sla import clocks, deadlines
 from sla.models import SLAPlan
 from tickets.attachments import Upload, attachments_check, attachments_save, files_removed_on_error
 from tickets.events import event_record
@@ -981,3 +981,23 @@ def tickets_autoclose(*, now: datetime | None = None) -> int:
             continue  # changed since the query; next run sees it again
         closed += 1
     return closed
+
+
+def ticket_sla_recompute(
+    *,
+    ticket: Ticket,
+    changed_at: datetime | None = None,
+    old_calendar: deadlines.Calendar | None = None,
+    reason: str = "",
+    now: datetime | None = None,
+) -> Ticket:
+    """Bring the SLA clocks up to date after an admin edited the ticket's plan or the plan's
+    schedule (sla.tasks.clocks_recompute calls this for each open ticket). The time the
+    clocks ran before `changed_at` counts in `old_calendar`; elapsed time and due dates set
+    by hand are kept. The ticket's version is left alone: this is no edit of the ticket."""
+    now = _now(now)
+    with transaction.atomic():
+        ticket = _lock(ticket)
+        clocks.clocks_recompute(ticket=ticket, now=now, changed_at=changed_at, old_calendar=old_calendar, reason=reason)
+        ticket.save(update_fields=["due_at", "first_response_due_at", "is_overdue"])
+    return ticket
