@@ -157,6 +157,15 @@ def webhooks_plan_for_event(event: TicketEvent) -> list[WebhookDelivery]:
     return rows
 
 
+def webhooks_plan_for_events(event_ids: Iterable[int]) -> int:
+    """The bulk path's counterpart (the SLA sweep records its events in bulk): one query when
+    no endpoint listens, and the per-event path for each event when one does."""
+    if not Webhook.objects.filter(is_active=True).exists():
+        return 0
+    events = TicketEvent.objects.filter(pk__in=list(event_ids)).select_related("ticket").order_by("id")
+    return sum(len(webhooks_plan_for_event(event)) for event in events)
+
+
 def enqueue_on_commit(delivery_ids: Iterable[int]) -> None:
     ids = list(delivery_ids)
 

@@ -70,5 +70,9 @@ def events_record_bulk(
         constants={"kind": str(kind), "from_value": "", "created_at": at},
         returning=["id", "ticket"],
     )
+    from api.webhooks import webhooks_plan_for_events
+
     events = [(event_id, ticket_id) for event_id, ticket_id in created]
-    return events, notifications_plan_for_sla_events(kind=kind, events=events, at=at)
+    planned = notifications_plan_for_sla_events(kind=kind, events=events, at=at)
+    webhooks_plan_for_events(event_id for event_id, _ in events)
+    return events, planned
