@@ -334,7 +334,7 @@ def test_the_admin_pages_register_a_webhook_and_show_its_log(
             ticket_open(karen)
     page = f"/staff/admin/api/webhooks/{hook.pk}/"
     # session, user, webhook, deliveries, their attempts
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         response = client.get(page)
     html = response.content.decode()
     assert "HTTP 500" in html and "HTTP 200" in html

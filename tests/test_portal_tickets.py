@@ -98,7 +98,7 @@ def test_my_tickets_costs_the_same_queries_however_many_tickets(
         ticket_open(karen, f"Ticket {n}", collaborators=[ken] if n % 2 else [])
     client.force_login(karen)
     # session, user, the tab counts, the page's count, the page
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         response = client.get(reverse("portal:tickets") + "?status=all&q=Ticket")
     assert response.status_code == 200
 
@@ -154,7 +154,7 @@ def test_the_ticket_page_costs_the_same_queries_however_long_the_thread(
         services.ticket_add_message(ticket=ticket, author=karen, body=f"Answer {n}")
     client.force_login(karen)
     # session, user, ticket, entries, their attachments
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         response = client.get(reverse("portal:ticket", args=[ticket.number]))
     assert len(response.context["entries"]) == 1 + 2 * entries
 
@@ -164,7 +164,7 @@ def test_a_collaborators_ticket_page_costs_one_more_query_to_know_they_may_write
 ) -> None:
     ticket = ticket_open(karen, collaborators=[ken])
     client.force_login(ken)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         response = client.get(reverse("portal:ticket", args=[ticket.number]))
     assert "Send reply" in response.content.decode() and "My problem is solved" not in response.content.decode()
 

@@ -113,7 +113,7 @@ def test_the_days_are_the_agents_days(month, admin) -> None:
 
 def test_the_dashboard_page_draws_the_charts_and_tables(client, month, admin, django_assert_num_queries) -> None:
     client.force_login(admin)
-    with time_machine.travel(NOW, tick=False), django_assert_num_queries(9):
+    with time_machine.travel(NOW, tick=False), django_assert_num_queries(8):
         response = client.get(reverse("staff:dashboard"))
     html = response.content.decode()
     assert response.status_code == 200
