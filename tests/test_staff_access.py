@@ -4,6 +4,7 @@ user and an anonymous visitor; pages, actions, downloads and exports alike."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 import pytest
 from django.db import transaction
@@ -69,7 +70,7 @@ def action_posts(
         "status": (reverse("staff:status", args=[n]), {"status-status": statuses["waiting"].pk, "status-version": v}),
         "due": (
             reverse("staff:due", args=[n]),
-            {"due-due_at": "2099-01-01T10:00", "due-reason": "Parts", "due-version": v},
+            {"due-due_at": f"{date.today().year + 1}-01-01T10:00", "due-reason": "Parts", "due-version": v},
         ),
         "cc": (reverse("staff:collaborator_add", args=[n]), {"cc-email": "boss@example.com"}),
         "link": (reverse("staff:link", args=[n]), {"link-number": other.number}),

@@ -517,3 +517,13 @@ def test_a_failed_change_plans_no_mail(karen, john, django_capture_on_commit_cal
     with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(ActionNotAllowed):
         services.ticket_reply(ticket=ticket, actor=karen, body="not an agent")
     assert callbacks == []
+
+
+def test_a_due_date_years_ahead_is_refused_and_changes_nothing(karen, john) -> None:
+    ticket = ticket_open(karen)
+    before = ticket.due_at
+    with pytest.raises(InvalidInput) as err:
+        services.ticket_set_due(ticket=ticket, actor=john, due_at=datetime(2099, 1, 1, tzinfo=UTC), reason="Parts")
+    assert err.value.field == "due_at"
+    ticket.refresh_from_db()
+    assert ticket.due_at == before and not ticket.events.filter(kind=EventKind.DUE_OVERRIDDEN).exists()

@@ -44,6 +44,7 @@ from tickets.permissions import agent_roles, requester_may_write, ticket_allows,
 from tickets.sanitize import clean_html, html_to_text, single_line
 
 NUMBER_ATTEMPTS = 20
+MAX_DUE_AHEAD = timedelta(days=5 * 365)
 
 
 # ---------------------------------------------------------------- helpers
@@ -708,6 +709,9 @@ def ticket_set_due(
         raise InvalidInput("reason", "Say why the due date changes.")
     if timezone.is_naive(due_at):
         raise InvalidInput("due_at", "Give the due date with its time zone.")
+    if due_at > now + MAX_DUE_AHEAD:
+        # Clocks count business seconds in 32-bit columns; no help-desk promise runs years ahead.
+        raise InvalidInput("due_at", f"A due date can be at most {MAX_DUE_AHEAD.days // 365} years ahead.")
     with transaction.atomic():
         ticket = _lock(ticket, expected_version)
         ticket_require(actor, Perm.EDIT, ticket)
