@@ -1,0 +1,1 @@
+"""The reliability suite: real processes, real PostgreSQL and Redis, faults injected."""

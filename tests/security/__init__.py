@@ -1,0 +1,1 @@
+"""The security suite: access, content, files, tokens, mail, deployment."""
