@@ -30,7 +30,6 @@ from notifications.models import EmailTemplate, NotificationKind
 from tests.conftest import PASSWORD
 from tests.support import chromium_path, need
 from tickets import services
-from tickets.attachments import Upload
 from tickets.canned import canned_response_create
 from tickets.models import Department, HelpTopic, Ticket
 
@@ -265,7 +264,13 @@ def _seed(karen: User, john: User, admin: User, report_a_problem: HelpTopic) -> 
     )
     services.ticket_reply(ticket=guest_ticket, actor=admin, body=every(20), body_html=every(20))
     token = services.access_link_issue(ticket=guest_ticket, recipient=guest_ticket.requester)
-    return {"guest_ticket": guest_ticket, "karens": karens, "canned": canned, "token": token, "inbound_pk": result.message.pk}
+    return {
+        "guest_ticket": guest_ticket,
+        "karens": karens,
+        "canned": canned,
+        "token": token,
+        "inbound_pk": result.message.pk,
+    }
 
 
 def _file(name: str):
