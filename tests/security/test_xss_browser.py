@@ -32,6 +32,7 @@ from tests.support import chromium_path, need
 from tickets import services
 from tickets.canned import canned_response_create
 from tickets.models import Department, HelpTopic, Ticket
+from tickets.queues import saved_queue_create
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -263,6 +264,18 @@ def _seed(karen: User, john: User, admin: User, report_a_problem: HelpTopic) -> 
         updated_by=admin,
     )
     services.ticket_reply(ticket=guest_ticket, actor=admin, body=every(20), body_html=every(20))
+
+    # Channel 22: Karen renames herself in the portal (agents see her name on every ticket).
+    response = portal.post("/account/", {"name": short(22), "phone": "", "time_zone": ""})
+    assert response.status_code in (200, 302)
+    karen.refresh_from_db()
+    assert "xss(" in karen.name
+    # Channel 23: an admin renames an agent, who is then assigned a ticket.
+    User.objects.filter(pk=john.pk).update(name=f"John {short(23)}")
+    john.refresh_from_db()
+    services.ticket_assign(ticket=karens, actor=admin, assignee=john)
+    # Channel 24: an agent's shared saved search, listed for every agent.
+    saved_queue_create(owner=admin, name=short(24), base="open", params={"q": every(24, 120)}, is_shared=True)
     token = services.access_link_issue(ticket=guest_ticket, recipient=guest_ticket.requester)
     return {
         "guest_ticket": guest_ticket,
