@@ -162,9 +162,11 @@ class Watch:
         for frame in page.frames[1:]:
             found += [f"frame {frame.url}: {x}" for x in frame.evaluate(DOM_SCAN)]
         assert found == [], f"{where}: markup from payloads: {found}"
+        shown = page.evaluate(SHOWN_TEXT)
+        # "{{ request.user.password }}" in user text stays text: no template evaluates it.
+        assert "md5$" not in shown and "pbkdf2" not in shown, f"{where}: a template ran user text"
         if expect_payload:
             # The view did show the hostile text (as text): the check above was not vacuous.
-            shown = page.evaluate(SHOWN_TEXT)
             assert "xss(" in shown, f"{where}: no payload shown"
         self.pages += 1
 
