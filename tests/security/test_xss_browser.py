@@ -19,6 +19,7 @@ import json
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import formataddr
+from urllib.parse import quote
 
 import pytest
 from django.core import mail
@@ -64,6 +65,8 @@ PAYLOADS = [
     "javascript:xss({n})//",
 ]
 SHORT = '"><img src=x onerror=xss({n})>'
+# A search that puts a payload in the address (reflected, not stored).
+REFLECTED = quote('"><img src=x onerror=xss(9900)><script>xss(9901)</script>')
 
 
 def every(channel: int, limit: int = 100_000) -> str:
@@ -170,12 +173,12 @@ class Watch:
             assert "xss(" in shown, f"{where}: no payload shown"
         self.pages += 1
 
-    def visit(self, path: str, expect_payload: bool = True) -> None:
+    def visit(self, path: str, expect_payload: bool = True, status: int = 200) -> None:
         page = self.context.new_page()
         page.set_default_timeout(20_000)
         page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
         response = page.goto(self.base + path)
-        assert response is not None and response.status == 200, f"{path}: {response and response.status}"
+        assert response is not None and response.status == status, f"{path}: {response and response.status}"
         self.check(page, path, expect_payload)
         page.close()
 
@@ -304,7 +307,14 @@ def test_no_payload_runs_in_any_view(server, browser, karen, john, admin, report
     # The portal: Karen's pages, and the guest's secret link.
     portal = Watch(browser, server)
     _sign_in(portal.context, server, karen.email, staff=False)
-    for path in ("/", "/open/", "/tickets/", f"/tickets/{karens.number}/", "/tickets/?q=xss"):
+    for path in (
+        "/",
+        "/open/",
+        "/tickets/",
+        f"/tickets/{karens.number}/",
+        "/tickets/?q=xss",
+        f"/tickets/?q={REFLECTED}",
+    ):
         portal.visit(path)
     guest = Watch(browser, server)
     guest.visit(f"/t/{seeded['token']}/")
@@ -313,11 +323,14 @@ def test_no_payload_runs_in_any_view(server, browser, karen, john, admin, report
     # The staff panel and the admin pages, as the admin (who sees every department).
     staff = Watch(browser, server)
     _sign_in(staff.context, server, admin.email, staff=True)
-    paths: list[str | tuple[str, bool]] = [
+    paths: list[str | tuple[str, bool] | tuple[str, bool, int]] = [
         "/staff/",
         "/staff/queues/open/",
         "/staff/queues/all/",
         "/staff/queues/all/?q=onerror",
+        f"/staff/queues/all/?q={REFLECTED}",
+        (f"/staff/queues/all/?q=x&sort={REFLECTED}", False, 400),  # refused by the sort allowlist
+        f"/staff/dashboard/?department={REFLECTED}",
         "/staff/dashboard/",
         "/staff/canned/",
         f"/staff/canned/{seeded['canned'].pk}/",  # type: ignore[attr-defined]
