@@ -10,9 +10,8 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import DepartmentMembership, Role, User, UserManager
+from accounts.models import User, UserManager
 from tickets.exceptions import InvalidInput
-from tickets.models import Department
 from tickets.sanitize import single_line
 
 
@@ -36,21 +35,6 @@ def end_user_get_or_create(*, email: str, name: str = "", phone: str = "") -> Us
     except IntegrityError:
         # Created at the same moment by another request: use theirs.
         return User.objects.get(email=address)
-
-
-def agent_create(
-    *,
-    email: str,
-    name: str,
-    password: str | None = None,
-    department: Department,
-    role: Role,
-    is_admin: bool = False,
-) -> User:
-    kind = User.Kind.ADMIN if is_admin else User.Kind.AGENT
-    user = User.objects.create_user(email, password, name=name, kind=kind)
-    DepartmentMembership.objects.create(agent=user, department=department, role=role, is_primary=True)
-    return user
 
 
 def _check_time_zone(time_zone: str) -> str:
