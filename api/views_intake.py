@@ -26,9 +26,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from api.intake import IntakeErrors, MalformedRequest, parse_json, parse_xml
 from api.models import ApiKey
-from api.network import client_ip
 from api.services import IntakeTicket, api_key_touch, intake_ticket_create
 from api.throttles import parse_rate
+from helpdesk.network import client_ip
 from tickets.exceptions import InvalidInput, StaleTicket, TicketActionError
 
 logger = logging.getLogger(__name__)

@@ -256,9 +256,6 @@ THROTTLES = {
 for _name, _rate in THROTTLES.items():
     if not THROTTLE_RATE.match(_rate):
         raise ImproperlyConfigured(f"THROTTLE_{_name.upper()}={_rate!r}: write count/period, e.g. 10/h or 5/15m.")
-# Behind one reverse proxy that appends the client's address to X-Forwarded-For: read it from
-# there (the last entry, the one that proxy wrote), not from the proxy's own address.
-TRUST_X_FORWARDED_FOR = env.bool("TRUST_X_FORWARDED_FOR", default=False)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

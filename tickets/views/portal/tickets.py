@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from accounts.services import end_user_get_or_create
+from helpdesk.network import client_ip
 from tickets.exceptions import ActionNotAllowed, InvalidInput, InvalidTransition, TicketActionError
 from tickets.forms.portal import RateForm, ReplyForm, StatusCheckForm, TicketOpenForm
 from tickets.models import EntryKind, HelpTopic, Status, ThreadEntry, Ticket, TicketSource, TicketState
@@ -41,7 +42,7 @@ from tickets.views.portal.access import (
     end_user_required,
     render_for,
 )
-from tickets.views.portal.throttle import LINKS, TICKETS, client_ip, throttle_message, throttle_wait
+from tickets.views.portal.throttle import LINKS, TICKETS, throttle_message, throttle_wait
 
 # End users read messages and responses; notes and events never reach the portal, whoever
 # the person behind a link turns out to be.

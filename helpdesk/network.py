@@ -1,4 +1,4 @@
-"""The client's address, believing X-Forwarded-For only from trusted proxies."""
+"""The client's address, believing X-Forwarded-For only from trusted proxies (TRUSTED_PROXIES)."""
 
 from __future__ import annotations
 
