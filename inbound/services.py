@@ -30,7 +30,6 @@ from email.utils import parseaddr
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.template.defaultfilters import filesizeformat
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from accounts.models import User
@@ -49,7 +48,7 @@ from notifications.services import message_id_domain, message_id_ticket_number
 from tickets import services as ticket_services
 from tickets.attachments import Upload, attachment_check
 from tickets.exceptions import ActionNotAllowed, InvalidInput, InvalidTransition
-from tickets.models import Attachment, Department, ThreadEntry, Ticket, TicketSource
+from tickets.models import Department, ThreadEntry, Ticket, TicketSource
 from tickets.permissions import requester_may_write
 from tickets.sanitize import single_line
 
@@ -491,31 +490,10 @@ def mailbox_save(*, mailbox: Mailbox, actor: User) -> Mailbox:
     return mailbox
 
 
-# ---------------------------------------------------------------- showing inline images
-
-
-def entry_html_with_attachment_urls(entry: ThreadEntry, attachments: list[Attachment] | None = None) -> str:
-    """An entry's HTML with cid: images pointing at their attachments' download URL (the
-    portal's `portal:attachment`); left as cid: where that URL does not exist yet."""
-    html = entry.body_html
-    if "cid:" not in html:
-        return html
-    for attachment in attachments if attachments is not None else entry.attachments.all():
-        if not attachment.content_id:
-            continue
-        try:
-            url = reverse("portal:attachment", args=[attachment.pk])
-        except NoReverseMatch:
-            return html
-        html = html.replace(f'src="cid:{attachment.content_id}"', f'src="{url}"')
-    return html
-
-
 __all__ = [
     "OUTCOMES",
     "IngestResult",
     "email_ingest",
-    "entry_html_with_attachment_urls",
     "inbound_message_discard",
     "inbound_message_open_ticket",
     "inbound_message_retry",

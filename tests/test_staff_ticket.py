@@ -10,6 +10,9 @@ from django.core import mail
 from django.urls import reverse
 
 from accounts.models import User
+from inbound.models import Mailbox
+from inbound.services import email_ingest
+from tests import mailkit
 from tests.factories import EndUserFactory, ticket_open
 from tickets import services
 from tickets.models import Attachment, CannedResponse, EntryKind, EventKind, Ticket, TicketState
@@ -45,6 +48,22 @@ def last_event(ticket: Ticket, kind: str):
 
 
 # ---------------------------------------------------------------- the page
+
+
+def test_an_inline_image_from_mail_shows_in_place_through_the_staff_download(client, john, karen, support) -> None:
+    box = Mailbox.objects.create(
+        name="Inbox", host="127.0.0.1", port=143, username="desk", password="x", department=support
+    )
+    entry = email_ingest(raw=mailkit.inline_image(karen.email, "Screenshot"), mailbox=box).entry
+    image = entry.attachments.get()
+    client.force_login(john)
+
+    html = client.get(url(entry.ticket)).content.decode()
+
+    src = url(entry.ticket, "attachment", pk=image.pk)
+    assert f'src="{src}"' in html and "cid:" not in html
+    download = client.get(src)
+    assert download.status_code == 200 and b"".join(download.streaming_content).startswith(b"\x89PNG")
 
 
 def test_the_page_shows_every_property_the_clock_and_the_thread(client, outage, john, karen) -> None:
