@@ -1,10 +1,11 @@
 """The seed story (PRODUCT.md's lifecycle) end to end, with every real component running.
 
 Headless Chromium drives the app served on loopback; the requests publish their tasks to a
-private Redis; a real Celery worker (another process, on the same database) sends the outbox's
-mail to an SMTP server in this process; a real beat schedules the SLA sweep. Karen answers
-Jane's mail through the MTA pipe (`manage.py pipe_email`, another process). A screenshot of
-every step goes to artifacts/seed-story/.
+private Redis; a real Celery worker (another process, on the same database: PostgreSQL's test
+database, or a file copy of SQLite's) sends the outbox's mail to an SMTP server in this process;
+a real beat schedules the SLA sweep. Karen answers Jane's mail through the MTA pipe
+(`manage.py pipe_email`, another process). A screenshot of every step goes to
+artifacts/seed-story/.
 
 Beat runs the sweep every SLA_SWEEP_SECONDS (2 s here, a minute by default): nothing moves the
 clock. The unanswered Sev-B ticket was opened five hours ago (the services take the moment a
