@@ -178,6 +178,11 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 NOTIFICATION_STUCK_SECONDS = env.int("NOTIFICATION_STUCK_SECONDS", default=600)
 NOTIFICATION_RESEND_GRACE_SECONDS = env.int("NOTIFICATION_RESEND_GRACE_SECONDS", default=60)
 
+# Seconds between SLA sweeps (beat): a breach is found, marked and alerted within this time.
+SLA_SWEEP_SECONDS = env.int("SLA_SWEEP_SECONDS", default=60)
+if SLA_SWEEP_SECONDS < 1:
+    raise ImproperlyConfigured(f"SLA_SWEEP_SECONDS={SLA_SWEEP_SECONDS}: give a number of seconds, at least 1.")
+
 # Incoming mail: IMAP mailboxes are fetched every INBOUND_POLL_SECONDS, at most
 # INBOUND_FETCH_MAX messages per mailbox per run; admins are alerted after
 # MAILBOX_ALERT_AFTER failed fetches in a row. An agent's emailed reply that starts with

@@ -102,6 +102,19 @@ def test_the_page_shows_every_property_the_clock_and_the_thread(client, outage, 
     assert kinds[0] == "entry" and "event" in kinds
 
 
+def test_the_page_shows_the_requesters_rating_and_comment_escaped(client, outage, john, karen) -> None:
+    client.force_login(john)
+    assert 'id="ticket-rating"' not in client.get(url(outage)).content.decode()
+    services.ticket_resolve(ticket=outage, actor=john)
+    services.ticket_rate(ticket=outage, actor=karen, rating=4, comment="Quick <b>fix</b> & clear")
+
+    html = client.get(url(outage)).content.decode()
+    rating = html.split('id="ticket-rating">', 1)[1].split("</dd>", 1)[0]
+    assert "4 out of 5" in rating
+    assert "Quick &lt;b&gt;fix&lt;/b&gt; &amp; clear" in rating and "<b>" not in rating
+    assert "Rated the help 4 out of 5: “Quick &lt;b&gt;fix&lt;/b&gt; &amp; clear” — Karen Doe" in html
+
+
 def test_the_page_shows_the_requesters_other_tickets_that_john_may_see(
     client, outage, john, karen, online_banking
 ) -> None:

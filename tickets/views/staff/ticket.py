@@ -78,6 +78,8 @@ def event_text(event: TicketEvent) -> str:
         return f"Assigned to {new}" + (f" (was {old})" if old else "") if new else f"Unassigned (was {old})"
     if kind == EventKind.TRANSFERRED:
         return f"Transferred from {old} to {new}"
+    if kind == EventKind.RATED:
+        return f"Rated the help {new} out of 5" + (f": “{data['comment']}”" if data.get("comment") else "")
     if kind == EventKind.DUE_OVERRIDDEN:
         return f"Due date set to {_when(new)}" + (f" (was {_when(old)})" if old else "") + f": {data.get('reason', '')}"
     if kind in (EventKind.OVERDUE, EventKind.SLA_WARNING, EventKind.SLA_MET, EventKind.SLA_STARTED,
