@@ -958,19 +958,16 @@ def access_link_issue(
 
 
 def access_link_send(*, ticket: Ticket, recipient: User, now: datetime | None = None) -> None:
-    """Mail `recipient` a new secret link to `ticket` (the portal's status check). It revokes the
-    links they had for the ticket, so that the newest mail is the one that works."""
+    """Mail `recipient` a new secret link to `ticket` (the portal's status check).
+
+    The link is made when the mail is built (notifications.services), never before: the token
+    exists only in the mail, and the outbox row waiting to be sent holds no secret. Making it
+    revokes the links the recipient had for the ticket, so that the newest mail is the one that works.
+    """
     from notifications.models import NotificationKind
     from notifications.planner import notification_plan_direct
 
-    with transaction.atomic():
-        token = access_link_issue(ticket=ticket, recipient=recipient, now=now)
-        notification_plan_direct(
-            kind=NotificationKind.STATUS_LINK,
-            recipient=recipient,
-            ticket_id=ticket.pk,
-            context={"link_url": settings.SITE_URL + reverse("portal:link", kwargs={"token": token})},
-        )
+    notification_plan_direct(kind=NotificationKind.STATUS_LINK, recipient=recipient, ticket_id=ticket.pk, context={})
 
 
 def tickets_autoclose(*, now: datetime | None = None) -> int:
