@@ -102,9 +102,7 @@ def _topic_from_query(request: HttpRequest) -> int | None:
 def _open(request: HttpRequest, user: User | None, data: dict[str, Any]) -> Ticket:
     # One transaction: a guest's new user row goes if the ticket cannot be made.
     with transaction.atomic():
-        requester = user or guest_requester_get_or_create(
-            email=data["email"], name=data["name"], phone=data["phone"]
-        )
+        requester = user or guest_requester_get_or_create(email=data["email"], name=data["name"], phone=data["phone"])
         if not requester.is_active:
             raise InvalidInput("email", "Tickets from this address are not accepted. Contact the help desk.")
         return ticket_create(
