@@ -818,6 +818,8 @@ def ticket_remove_collaborator(
         if not ticket.collaborators.filter(pk=user.pk).exists():
             return ticket
         ticket.collaborators.remove(user)
+        # Their secret links were for them as a collaborator: they end with it.
+        AccessLink.objects.filter(ticket=ticket, recipient=user, revoked_at__isnull=True).update(revoked_at=now)
         event_record(
             ticket=ticket,
             kind=EventKind.COLLABORATOR_REMOVED,
