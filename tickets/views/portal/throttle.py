@@ -39,7 +39,7 @@ def client_ip(request: HttpRequest) -> str:
             return str(ipaddress.ip_address(forwarded))
         except ValueError:
             pass
-    return str(request.META.get("REMOTE_ADDR") or "0.0.0.0")  # noqa: S104 (a key, not a bind address)
+    return str(request.META.get("REMOTE_ADDR") or "0.0.0.0")  # noqa: S104  # nosec B104 (a counter key, not an address to bind)
 
 
 def _network(ip: str) -> str:

@@ -67,15 +67,12 @@ class PasswordResetView(auth_views.PasswordResetView):
     subject_template_name = "staff/password_reset_subject.txt"
     success_url = reverse_lazy("staff:password_reset_done")
 
-    @property  # type: ignore[override]
-    def extra_email_context(self) -> dict[str, str]:
-        return {"site_url": settings.SITE_URL}
-
     def form_valid(self, form: StaffPasswordResetForm) -> HttpResponse:  # type: ignore[override]
         wait = throttle_wait(self.request, LINKS, address=form.cleaned_data["email"].strip().lower())
         if wait:
             form.add_error(None, throttle_message(wait))
             return self.render_to_response(self.get_context_data(form=form), status=429)
+        self.extra_email_context = {"site_url": settings.SITE_URL}
         return super().form_valid(form)  # type: ignore[no-any-return]
 
 
