@@ -161,6 +161,15 @@ def _collect(
     uploads.append(Upload(filename=_filename(part, len(uploads) + 1), content=content, content_id=content_id))
 
 
+def _body_part(message: EmailMessage, kind: str) -> Message | None:
+    try:
+        return message.get_body(preferencelist=(kind,))
+    except (AttributeError, TypeError, ValueError, LookupError):
+        # The standard library trips over some malformed multiparts (a part whose payload was
+        # left as text, found by fuzzing): the parts are then read one by one by _collect.
+        return None
+
+
 def mail_parse(raw: bytes) -> ParsedMail:
     if not raw or not raw.strip():
         raise MailParseError("The message is empty.")
@@ -197,8 +206,8 @@ def mail_parse(raw: bytes) -> ParsedMail:
     body_parts: set[int] = set()
     text_part = html_part = None
     if isinstance(message, EmailMessage):
-        text_part = message.get_body(preferencelist=("plain",))
-        html_part = message.get_body(preferencelist=("html",))
+        text_part = _body_part(message, "plain")
+        html_part = _body_part(message, "html")
     elif message.get_content_type() in ("text/plain", "text/html"):
         text_part = message if message.get_content_type() == "text/plain" else None
         html_part = message if message.get_content_type() == "text/html" else None
