@@ -184,7 +184,7 @@ def mutated_message(draw: st.DrawFn) -> bytes:
 
 
 @RUN
-@given(st.binary(max_size=4096))
+@given(st.one_of(st.binary(max_size=4096), st.binary(max_size=4096).map(lambda b: b"From: a@b.example\r\n" + b)))
 def fuzz_bytes(raw: bytes) -> None:
     check(raw, "bytes")
 
