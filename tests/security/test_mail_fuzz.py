@@ -130,3 +130,26 @@ def test_a_multipart_whose_boundary_header_broke_is_still_read(karen) -> None:
     result = email_ingest(raw=broken)
     assert result.outcome == "created" and result.ticket.requester == karen
     assert "See the screenshot." in result.entry.body
+
+
+@pytest.mark.django_db
+def test_nul_and_control_characters_in_headers_and_body_are_dropped_not_fatal(karen) -> None:
+    """Found by the fuzzer on PostgreSQL, whose text columns cannot hold NUL: a Message-ID with
+    a NUL in it made the duplicate lookup raise, and the message was neither taken in nor kept."""
+    raw = (
+        b"From: Karen Doe <karen\x00@example.com>\r\nTo: helpdesk@localhost\r\nSubject: Broken\x00 bytes\r\n"
+        b"Message-ID: <\x00nul.1@mail.example.org>\r\nIn-Reply-To: <a\x00b@x.example>\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+        b"--b\r\nContent-Type: text/plain\r\n\r\nThe printer\x00 is jammed.\r\n"
+        b"--b\r\nContent-Type: text/html\r\n\r\n<p>The printer\x00 is jammed.</p>\r\n"
+        b'--b\r\nContent-Type: image/png\r\nContent-ID: <shot\x00@x>\r\nContent-Disposition: attachment; filename="a\x00.png"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==\r\n"
+        b"--b--\r\n"
+    )
+    result = email_ingest(raw=raw)
+    assert result.outcome == "created" and result.ticket.requester == karen
+    assert "\x00" not in result.entry.body and "The printer is jammed." in result.entry.body
+    assert result.entry.attachments.count() == 1
+    stored = InboundMessage.objects.get()
+    assert bytes(stored.raw) == raw and "\x00" not in stored.message_id + stored.subject + stored.from_address
+    assert email_ingest(raw=raw).outcome == "duplicate"
