@@ -37,6 +37,21 @@ def end_user_get_or_create(*, email: str, name: str = "", phone: str = "") -> Us
         return User.objects.get(email=address)
 
 
+def guest_requester_get_or_create(*, email: str, name: str = "", phone: str = "") -> User:
+    """The requester of a ticket filed without signing in, from the address the filer typed.
+
+    The filer proved nothing about the address, so a ticket filed this way gives them nothing:
+    it belongs to the address's owner (who is mailed about it) and the filer sees it only
+    through the link mailed there. An agent's address is refused outright: a ticket under it
+    would read, in the thread and in the audit trail, as the agent's own words and acts.
+    """
+    address = UserManager.normalize_email(email)
+    existing = User.objects.filter(email=address).first()
+    if existing is not None and existing.is_agent:
+        raise InvalidInput("email", "Sign in to open a ticket with this address.")
+    return end_user_get_or_create(email=address, name=name, phone=phone)
+
+
 def _check_time_zone(time_zone: str) -> str:
     if time_zone and time_zone not in available_timezones():
         raise InvalidInput("time_zone", f"Unknown time zone {time_zone!r}; choose one from the list.")

@@ -355,7 +355,7 @@ class ConfigViewSet(viewsets.ModelViewSet):
 
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
         instance = serializer.instance
-        assert isinstance(instance, Model)
+        assert isinstance(instance, Model)  # nosec B101 (narrows the type for mypy; DRF sets the instance before perform_update)
         serializer.instance = services.config_save(instance=instance, values=dict(serializer.validated_data))
 
     def perform_destroy(self, instance: Any) -> None:

@@ -28,7 +28,7 @@ TESTING = "pytest" in sys.modules or env.bool("TESTING", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if DEBUG or TESTING:
-        SECRET_KEY = "insecure-development-key-never-use-in-production-0123456789"  # noqa: S105 (DEBUG and tests only)
+        SECRET_KEY = "insecure-development-key-never-use-in-production-0123456789"  # noqa: S105  # nosec B105 (used only with DEBUG or under the tests; production refuses to start without SECRET_KEY)
     else:
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. Set SECRET_KEY to a long random string "

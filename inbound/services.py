@@ -11,7 +11,8 @@ What a message becomes, in order:
    the INBOUND_NOTE_PREFIX, only when the mail answers one we sent to that agent; anyone else
    is held for an admin ("quarantined"), so that a forged header, a spoofed `[#number]` or a
    forged agent From: never writes into a ticket;
-5. otherwise a new ticket in the mailbox's department, help topic and priority.
+5. otherwise a new ticket in the mailbox's department, help topic and priority; mail from an
+   agent's address that answers no ticket is held for an admin instead.
 
 The raw message is stored (InboundMessage, unique Message-ID) in the transaction that writes
 the entry; a message that cannot be read is stored raw for an admin to retry ("rejected").
@@ -301,6 +302,17 @@ def _process(record: InboundMessage, parsed: ParsedMail, *, force_new: bool = Fa
                 ticket=ticket,
                 reason=f"{parsed.from_address} is not the requester or a collaborator of ticket "
                 f"#{ticket.number} (matched by {how}).",
+            ),
+        )
+    if sender is not None and sender.is_agent and not force_new:
+        # A From: line is all a forger needs: a new ticket under an agent's name would read as
+        # that agent's own words. An admin who knows the mail is genuine opens the ticket from it.
+        return _finish(
+            record,
+            IngestResult(
+                outcome=Outcome.QUARANTINED,
+                reason=f"Mail from the agent address {parsed.from_address} that answers no ticket: "
+                "held until an admin opens a ticket from it.",
             ),
         )
     return _new_ticket(record, parsed, mailbox, uploads, dropped, linked_to=None, sender=sender)

@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
-from accounts.services import end_user_get_or_create
+from accounts.services import guest_requester_get_or_create
 from helpdesk.network import client_ip
 from tickets.exceptions import ActionNotAllowed, InvalidInput, InvalidTransition, TicketActionError
 from tickets.forms.portal import RateForm, ReplyForm, StatusCheckForm, TicketOpenForm
@@ -100,7 +100,7 @@ def _topic_from_query(request: HttpRequest) -> int | None:
 def _open(request: HttpRequest, user: User | None, data: dict[str, Any]) -> Ticket:
     # One transaction: a guest's new user row goes if the ticket cannot be made.
     with transaction.atomic():
-        requester = user or end_user_get_or_create(email=data["email"], name=data["name"], phone=data["phone"])
+        requester = user or guest_requester_get_or_create(email=data["email"], name=data["name"], phone=data["phone"])
         if not requester.is_active:
             raise InvalidInput("email", "Tickets from this address are not accepted. Contact the help desk.")
         return ticket_create(
