@@ -22,12 +22,11 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from helpdesk.celery import app as celery_app
 from notifications.models import Notification, NotificationState
 from notifications.tasks import resend_pending
 from tests import mailkit
 from tests.factories import ticket_open
-from tests.support import free_port, need, port_open
+from tests.support import Redis
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -40,63 +39,11 @@ def _postgres_only() -> None:
         pytest.skip("the worker shares the database on PostgreSQL")
 
 
-class Redis:
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while not port_open("127.0.0.1", self.port):
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
-@pytest.fixture
-def redis() -> Iterator[Redis]:
-    need(subprocess.run(["which", "redis-server"], capture_output=True).returncode == 0, "redis-server")
-    server = Redis(free_port())
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def sink() -> Iterator[mailkit.SmtpSink]:
     with mailkit.smtp_sink() as server:
         server.delay = 0.03  # a slow server: the kill falls mid-batch
         yield server
-
-
-@pytest.fixture
-def broker(redis: Redis, settings) -> Iterator[None]:
-    """This process publishes to the private Redis instead of running tasks eagerly."""
-    saved = (celery_app.conf.task_always_eager, celery_app.conf.broker_url)
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.broker_url = redis.url
-    celery_app.conf.broker_connection_retry = False
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-    yield
-    celery_app.conf.task_always_eager, celery_app.conf.broker_url = saved
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
 
 
 class Worker:
