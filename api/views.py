@@ -40,6 +40,7 @@ from tickets import services as ticket_services
 from tickets.exceptions import StaleTicket
 from tickets.models import Attachment, Department, EntryKind, HelpTopic, Priority, Status, Ticket
 from tickets.selectors import thread_entries_for_user, ticket_events_for_agent, ticket_get_for_user
+from tickets.views.files import attachment_response
 
 
 def _user(request: Request) -> User:
@@ -283,13 +284,7 @@ class TicketViewSet(viewsets.GenericViewSet):
         attachment = attachments.first()
         if attachment is None:
             raise Http404
-        try:
-            handle = attachment.file.open("rb")
-        except OSError:
-            raise Http404 from None
-        return FileResponse(
-            handle, as_attachment=True, filename=attachment.filename, content_type=attachment.content_type
-        )
+        return attachment_response(attachment)
 
 
 def ticket_change(*, ticket: Ticket, actor: User, changes: dict[str, Any]) -> Ticket:

@@ -231,6 +231,12 @@ STORAGES = {
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 ATTACHMENT_MAX_FILES = env.int("ATTACHMENT_MAX_FILES", default=5)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=30 * 1024 * 1024)
+# A file over ATTACHMENT_MAX_BYTES is dropped as it arrives (the first handler), never kept whole.
+FILE_UPLOAD_HANDLERS = [
+    "tickets.uploads.AttachmentSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # Help-desk behaviour.
 TICKET_NUMBER_DIGITS = env.int("TICKET_NUMBER_DIGITS", default=8)

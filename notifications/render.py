@@ -157,8 +157,10 @@ def email_template_compile(source: str) -> Template:
 def _render_parts(templates: dict[str, Template], context: dict[str, Any]) -> RenderedEmail:
     context = email_context_plain(context)
     # Subjects and text are not HTML: nothing in them is escaped (a subject "Q&A" stays so).
-    subject = templates["subject"].render(Context(context, autoescape=False))
-    text = templates["text"].render(Context(context, autoescape=False))
+    # Django marks what a template renders as safe HTML; these two are plain text, so they are
+    # made plain strings again (a page that shows them, the admin's preview, escapes them).
+    subject = str.__str__(templates["subject"].render(Context(context, autoescape=False)))
+    text = str.__str__(templates["text"].render(Context(context, autoescape=False)))
     html = templates["html"].render(Context(context, autoescape=True))
     # A subject is one line, whatever a user put in the ticket's summary or their name.
     return RenderedEmail(subject=single_line(subject, 998), text=text, html=html)

@@ -32,20 +32,24 @@ ALLOWED_ATTRIBUTES = {
     "th": {"colspan", "rowspan"},
     "abbr": {"title"},
 }
-# Images only from the message itself (cid: parts, rewritten to attachment URLs on display).
+# Images only from the message itself (cid: parts, rewritten to attachment URLs on display)
+# or from this site (a path).
 URL_SCHEMES = {"http", "https", "mailto", "cid"}
+# Browsers drop tabs and line breaks anywhere in a URL, and read "\\" as "/".
+URL_IGNORED = re.compile(r"[\t\n\r]")
+LOCAL_IMAGE = re.compile(r"^(?:cid:|/(?![/\\]))", re.IGNORECASE)
 CID_SRC = re.compile(r'src="cid:([^"]+)"')
 
 
 def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
-    if tag == "img" and attribute == "src" and not value.startswith(("cid:", "/")):
+    # "//host/x" and "/\\host/x" are another site's images (protocol-relative), not paths.
+    if tag == "img" and attribute == "src" and not LOCAL_IMAGE.match(URL_IGNORED.sub("", value.strip())):
         return None
     return value
 
 
-def clean_html(value: str) -> str:
-    """Sanitised HTML: safe to mark as safe in a template. Idempotent."""
-    return nh3.clean(
+def _clean_once(value: str) -> str:
+    cleaned = nh3.clean(
         value,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
@@ -54,6 +58,23 @@ def clean_html(value: str) -> str:
         attribute_filter=_filter_attribute,
         strip_comments=True,
     )
+    # The parser drops a byte-order mark at the very start: one left in front by removed
+    # markup would vanish on a second cleaning.
+    return cleaned.lstrip("\ufeff")
+
+
+def clean_html(value: str) -> str:
+    """Sanitised HTML: safe to mark as safe in a template. Idempotent."""
+    # Removing markup can leave a tree that does not serialise to what it parses back into
+    # (a table left inside a paragraph): clean again until the text stands still, so what is
+    # stored is exactly what a browser will build from it.
+    cleaned = _clean_once(value)
+    for _ in range(4):
+        again = _clean_once(cleaned)
+        if again == cleaned:
+            break
+        cleaned = again
+    return cleaned
 
 
 def html_to_text(value: str) -> str:

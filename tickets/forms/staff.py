@@ -17,13 +17,14 @@ from django.contrib.auth.forms import PasswordResetForm
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.forms.utils import flatatt
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import User
 from sla.models import SLAPlan
-from tickets.attachments import Upload
+from tickets.attachments import Upload, safe_filename
 from tickets.choices import ReferenceData
 from tickets.exceptions import InvalidInput
 from tickets.models import CannedResponse, Department, HelpTopic, Priority, Status, Ticket, TicketSource
@@ -294,6 +295,10 @@ class AttachmentsField(forms.FileField):
             raise forms.ValidationError(f"Attach at most {settings.ATTACHMENT_MAX_FILES} files.")
         uploads = []
         for f in files:
+            if f.size is not None and f.size > settings.ATTACHMENT_MAX_BYTES:
+                # Refused by its size, unread (the upload handler kept none of it).
+                limit = filesizeformat(settings.ATTACHMENT_MAX_BYTES)
+                raise forms.ValidationError(f"{safe_filename(f.name or '')} is too large: files may be up to {limit}.")
             checked: UploadedFile = super().clean(f, initial)
             uploads.append(Upload(filename=checked.name or "attachment", content=checked.read()))
         return uploads

@@ -53,6 +53,11 @@ def attachment_download(request: HttpRequest, pk: int, token: str | None = None)
     attachment = Attachment.objects.select_related("entry").filter(pk=pk).first()
     if attachment is None or not _may_download(request, attachment, token):
         raise Http404("No such file.")
+    return attachment_response(attachment)
+
+
+def attachment_response(attachment: Attachment) -> FileResponse:
+    """The file as a download that cannot run in this origin (every download view uses it)."""
     try:
         handle = attachment.file.open("rb")
     except FileNotFoundError:

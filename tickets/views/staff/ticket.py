@@ -52,12 +52,11 @@ from tickets.selectors import (
     ticket_get_for_user,
     tickets_visible_to,
 )
+from tickets.views.files import attachment_response
 from tickets.views.staff.base import agent, agent_required, forbidden
 
 # Events that a thread entry already shows.
 SHOWN_AS_ENTRIES = {EventKind.MESSAGE, EventKind.RESPONSE, EventKind.NOTE}
-# Text files are always served as plain text; everything else as the type found on upload.
-TEXT_TYPES = ("text/",)
 
 
 def _when(value: object) -> str:
@@ -581,9 +580,4 @@ def lock_release(request: HttpRequest, number: int) -> JsonResponse:
 def attachment(request: HttpRequest, number: int, pk: int) -> FileResponse:
     """A file of a ticket the agent may see (404 otherwise), always as a download."""
     ticket = _ticket(request, number)
-    file = get_object_or_404(Attachment, pk=pk, entry__ticket=ticket)
-    content_type = "text/plain; charset=utf-8" if file.content_type.startswith(TEXT_TYPES) else file.content_type
-    response = FileResponse(file.file.open("rb"), as_attachment=True, filename=file.filename, content_type=content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    return response
+    return attachment_response(get_object_or_404(Attachment, pk=pk, entry__ticket=ticket))
