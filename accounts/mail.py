@@ -1,4 +1,4 @@
-"""Account mail: registration links and password resets.
+"""Account mail: registration links and password resets (the portal's and the staff panel's).
 
 These are not ticket notifications, so they do not go through the ticket outbox; they are sent
 by a Celery task (accounts.tasks.account_mail) after the request commits, with retries. The
@@ -27,13 +27,13 @@ from tickets.sanitize import single_line
 
 logger = logging.getLogger(__name__)
 
-Purpose = Literal["register", "reset"]
+Purpose = Literal["register", "reset", "staff_reset"]
 
 
-def _reset_url(user: User) -> str:
+def _reset_url(user: User, page: str = "portal:password_reset_confirm") -> str:
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = default_token_generator.make_token(user)
-    return settings.SITE_URL + reverse("portal:password_reset_confirm", kwargs={"uidb64": uid, "token": token})
+    return settings.SITE_URL + reverse(page, kwargs={"uidb64": uid, "token": token})
 
 
 def account_mail_send(*, purpose: Purpose, email: str, name: str = "") -> str | None:
@@ -50,7 +50,14 @@ def account_mail_send(*, purpose: Purpose, email: str, name: str = "") -> str | 
         return None
     has_account = user is not None and (user.has_usable_password() or user.is_agent)
     context: dict[str, object] = {"site_url": settings.SITE_URL, "name": user.name if user else name}
-    if has_account:
+    if purpose == "staff_reset":
+        # The staff panel's reset: agents with a password only; anyone else gets nothing.
+        if user is None or not user.is_agent or not user.has_usable_password():
+            return None
+        kind = "password_reset"
+        context["reset_url"] = _reset_url(user, "staff:password_reset_confirm")
+        context["timeout_hours"] = max(1, settings.PASSWORD_RESET_TIMEOUT // 3600)
+    elif has_account:
         assert user is not None  # nosec B101 (narrows the type for mypy; has_account above already implies it)
         kind = "account_exists" if purpose == "register" else "password_reset"
         context["reset_url"] = _reset_url(user)

@@ -540,8 +540,5 @@ class ProfileForm(StaffForm):
 
 
 class StaffPasswordResetForm(PasswordResetForm):
-    """Password reset for agents: the same answer whether or not the address is an agent's."""
-
-    def get_users(self, email: str) -> Any:
-        agents = User.objects.filter(kind__in=[User.Kind.AGENT, User.Kind.ADMIN], email__iexact=email, is_active=True)
-        return (agent for agent in agents if agent.has_usable_password())
+    """Password reset for agents: the address only. Who gets a link is decided when the mail is
+    made (accounts.mail, "staff_reset"), and the page says the same whatever the address."""

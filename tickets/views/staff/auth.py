@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -13,6 +12,7 @@ from django.urls import reverse_lazy
 from django_ratelimit.core import is_ratelimited
 
 from accounts.forms import AgentAuthenticationForm
+from accounts.mail import account_mail_enqueue
 from accounts.services import agent_profile_update
 from tickets.exceptions import InvalidInput
 from tickets.forms.staff import ProfileForm, StaffPasswordResetForm, form_error_from
@@ -57,23 +57,23 @@ class LogoutView(auth_views.LogoutView):
 
 
 class PasswordResetView(auth_views.PasswordResetView):
-    """The mailed link is built on SITE_URL, never on the request's Host header: a forged Host
-    would otherwise send the agent's reset token to the forger's site. Requests are throttled
-    like the portal's (per address and per client IP): the page cannot be used to flood a mailbox."""
+    """The mail is sent by the account mail task after the request (accounts.mail), as the
+    portal's is: the page answers at once and alike whether or not the address is an agent's
+    (no mail server round trip to time), and the link is built on SITE_URL, never on the
+    request's Host header. Requests are throttled per address and per client IP, like the portal's."""
 
     form_class = StaffPasswordResetForm
     template_name = "staff/password_reset_form.html"
-    email_template_name = "staff/password_reset_email.txt"
-    subject_template_name = "staff/password_reset_subject.txt"
     success_url = reverse_lazy("staff:password_reset_done")
 
     def form_valid(self, form: StaffPasswordResetForm) -> HttpResponse:  # type: ignore[override]
-        wait = throttle_wait(self.request, LINKS, address=form.cleaned_data["email"].strip().lower())
+        email = form.cleaned_data["email"].strip().lower()
+        wait = throttle_wait(self.request, LINKS, address=email)
         if wait:
             form.add_error(None, throttle_message(wait))
             return self.render_to_response(self.get_context_data(form=form), status=429)
-        self.extra_email_context = {"site_url": settings.SITE_URL}
-        return super().form_valid(form)  # type: ignore[no-any-return]
+        account_mail_enqueue(purpose="staff_reset", email=email)
+        return redirect(self.success_url)
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
