@@ -8,26 +8,28 @@ the row being marked sent, and the duplicates are counted.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
-from helpdesk.celery import app as celery_app
 from notifications.models import Notification, NotificationState
-from notifications.tasks import resend_pending
 from tests import mailkit
 from tests.factories import ticket_open
-from tests.support import free_port, need, port_open
+from tests.processes import (
+    Redis,
+    Worker,
+    child_env,
+    delivered_copies,
+    publishing_to,
+    redis_server,
+    resend_until_all_sent,
+)
+from tests.support import need
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -40,40 +42,11 @@ def _postgres_only() -> None:
         pytest.skip("the worker shares the database on PostgreSQL")
 
 
-class Redis:
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while not port_open("127.0.0.1", self.port):
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
 @pytest.fixture
 def redis() -> Iterator[Redis]:
     need(subprocess.run(["which", "redis-server"], capture_output=True).returncode == 0, "redis-server")
-    server = Redis(free_port())
-    server.start()
-    yield server
-    server.stop()
+    with redis_server() as server:
+        yield server
 
 
 @pytest.fixture
@@ -85,75 +58,28 @@ def sink() -> Iterator[mailkit.SmtpSink]:
 
 @pytest.fixture
 def broker(redis: Redis, settings) -> Iterator[None]:
-    """This process publishes to the private Redis instead of running tasks eagerly."""
-    saved = (celery_app.conf.task_always_eager, celery_app.conf.broker_url)
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.broker_url = redis.url
-    celery_app.conf.broker_connection_retry = False
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-    yield
-    celery_app.conf.task_always_eager, celery_app.conf.broker_url = saved
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
-class Worker:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "-c", str(CONCURRENCY), "-l", "warning",
-             "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-
-    def kill(self) -> None:
-        """kill -9, the worker and its pool processes at once."""
-        if self.process is not None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-            self.process = None
+    with publishing_to(redis.url, settings):
+        yield
 
 
 @pytest.fixture
 def worker(redis: Redis, sink: mailkit.SmtpSink, tmp_path: Path) -> Iterator[Worker]:
-    name = connection.settings_dict["NAME"]
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-    env.update(
-        DEBUG="true",
-        DATABASE_URL=os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}",
+    env = child_env(
+        tmp_path / "media",
         REDIS_URL=redis.url,
         EMAIL_URL=f"smtp://127.0.0.1:{sink.port}",
-        MEDIA_ROOT=str(tmp_path / "media"),
-        CELERY_TASK_ALWAYS_EAGER="false",
         NOTIFICATION_STUCK_SECONDS="3",
         NOTIFICATION_RESEND_GRACE_SECONDS="1",
     )
-    process = Worker(env)
+    process = Worker(env, concurrency=CONCURRENCY)
     process.start()
     yield process
     process.kill()
 
 
-def _resend_until_all_sent(timeout: float) -> None:
-    """What beat does every minute, every second: the resender re-enqueues lost rows."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not Notification.objects.exclude(state=NotificationState.SENT).exists():
-            return
-        # While the broker is down this fails: try again next second.
-        with contextlib.suppress(Exception):
-            resend_pending.apply_async(retry=False)
-        time.sleep(1)
-
-
 def _delivery_report(sink: mailkit.SmtpSink) -> tuple[int, int]:
     """(rows, duplicates): every sent row must be at the SMTP server at least once."""
-    ids = Counter(str(message_from_bytes(r.data, policy=policy.default)["Message-ID"]) for r in sink.received)
+    ids = Counter(delivered_copies([r.data for r in sink.received]))
     rows = list(Notification.objects.values_list("message_id", "state"))
     assert all(state == NotificationState.SENT for _, state in rows), Counter(s for _, s in rows)
     missing = [mid for mid, _ in rows if ids[mid] == 0]
@@ -174,7 +100,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(broker, worker, sink, karen, jo
     at_kill = len(sink.received)
     assert at_kill < total, "the kill should fall mid-batch"
     worker.start()
-    _resend_until_all_sent(timeout=150)
+    resend_until_all_sent(timeout=150)
 
     rows, duplicates = _delivery_report(sink)
     print(f"\nworker killed after {at_kill}/{rows} delivered; duplicates after restart: {duplicates}")
@@ -191,7 +117,7 @@ def test_redis_gone_for_a_moment_loses_nothing(broker, worker, redis, sink, kare
         ticket_open(karen, subject=f"During {i}")
     time.sleep(2)
     redis.start()
-    _resend_until_all_sent(timeout=150)
+    resend_until_all_sent(timeout=150)
 
     rows, duplicates = _delivery_report(sink)
     print(f"\nRedis down for a moment: {rows} notifications delivered, {duplicates} duplicates")

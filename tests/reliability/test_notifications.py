@@ -1,0 +1,124 @@
+"""Notifications: 1,000 queued in the outbox, a real Celery worker delivering them to an SMTP
+server, killed with `kill -9` three times mid-batch, and Redis restarted (its queue lost)
+once. The outbox resender brings every one home; a copy is sent twice only when a kill fell
+between the SMTP server accepting it and the row being marked sent."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from accounts.models import User
+from notifications.models import Notification, NotificationKind, NotificationState
+from notifications.services import enqueue_delivery
+from tests import mailkit
+from tests.factories import ticket_open
+from tests.processes import (
+    Redis,
+    Worker,
+    child_env,
+    delivered_copies,
+    publishing_to,
+    resend_pending_once,
+    resend_until_all_sent,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+TICKETS = 20
+TOTAL = 1000
+KILLS_AT = (150, 420, 700)  # delivered so far when the worker is killed
+REDIS_RESTART_AT = 560
+CONCURRENCY = 2
+RESEND_EVERY = 2.0
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float, resend: Callable[[], None]) -> None:
+    deadline = time.monotonic() + timeout
+    next_resend = time.monotonic() + RESEND_EVERY
+    while not condition():
+        assert time.monotonic() < deadline, "no progress: delivery stalled"
+        if time.monotonic() >= next_resend:
+            resend()
+            next_resend = time.monotonic() + RESEND_EVERY
+        time.sleep(0.02)
+
+
+def test_a_thousand_notifications_survive_three_worker_kills_and_a_redis_restart(
+    redis: Redis, sink: mailkit.SmtpSink, karen: User, settings, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    env = child_env(
+        tmp_path / "media",
+        REDIS_URL=redis.url,
+        EMAIL_URL=f"smtp://127.0.0.1:{sink.port}",
+        NOTIFICATION_STUCK_SECONDS="3",
+        NOTIFICATION_RESEND_GRACE_SECONDS="15",
+    )
+    worker = Worker(env, concurrency=CONCURRENCY, log=tmp_path / "worker.log")
+    in_flight_at_kill: set[int] = set()
+    try:
+        with publishing_to(redis.url, settings):
+            # Queued before any worker runs: the whole batch waits in Redis.
+            tickets = [ticket_open(karen, subject=f"Branch {i} cannot log in", alert=False, autorespond=False)
+                       for i in range(TICKETS)]  # fmt: skip
+            rows = Notification.objects.bulk_create(
+                Notification(
+                    kind=NotificationKind.STATUS_LINK,
+                    ticket=tickets[i % TICKETS],
+                    recipient=karen,
+                    recipient_email=karen.email,
+                    context={"link_url": f"http://helpdesk.example/portal/link/{i}"},
+                )
+                for i in range(TOTAL)
+            )
+            for row in rows:
+                enqueue_delivery(notification_id=row.pk)
+            assert Notification.objects.count() == TOTAL
+            print(f"\nqueued in {time.monotonic() - started:.0f} s")
+
+            def delivered() -> int:
+                return len(sink.received)
+
+            worker.start()
+            restarted = False
+            for mark in KILLS_AT:
+                if not restarted and mark > REDIS_RESTART_AT:
+                    _wait_for(lambda: delivered() >= REDIS_RESTART_AT, 90, resend_pending_once)
+                    redis.restart()  # the queued tasks are gone with it
+                    restarted = True
+                _wait_for(lambda mark=mark: delivered() >= mark, 90, resend_pending_once)
+                assert not worker.exited, (tmp_path / "worker.log").read_text()[-3000:]
+                print(f"kill at {delivered()} delivered, {time.monotonic() - started:.0f} s")
+                worker.kill()
+                in_flight_at_kill |= set(
+                    Notification.objects.filter(state=NotificationState.SENDING).values_list("pk", flat=True)
+                )
+                assert delivered() < TOTAL, "the kill should fall mid-batch"
+                worker.start()
+            assert restarted
+            assert resend_until_all_sent(timeout=150), "not every notification was delivered"
+    finally:
+        worker.kill()
+
+    copies = delivered_copies([r.data for r in sink.received])
+    rows = dict(Notification.objects.values_list("message_id", "pk"))
+    assert Notification.objects.filter(state=NotificationState.SENT).count() == TOTAL
+    assert len(rows) == TOTAL, "each notification has a Message-ID of its own"
+    missing = [mid for mid in rows if mid not in copies]
+    assert missing == []
+    assert set(copies) == set(rows), "nothing reached the SMTP server that is not in the outbox"
+    duplicated = {rows[mid] for mid, n in copies.items() if n > 1}
+    duplicates = sum(n - 1 for n in copies.values())
+    # A second copy only of what was being sent when a kill fell; at most one per pool process.
+    assert duplicated <= in_flight_at_kill
+    assert duplicates <= len(KILLS_AT) * CONCURRENCY
+    assert len(sink.received) == TOTAL + duplicates
+    print(
+        f"\nnotifications: {TOTAL} queued, {len(sink.received)} SMTP deliveries, {len(KILLS_AT)} worker kills, "
+        f"1 Redis restart, {len(in_flight_at_kill)} in flight at a kill, {duplicates} duplicates, 0 lost, "
+        f"{time.monotonic() - started:.0f} s"
+    )
