@@ -37,6 +37,7 @@ from api.permissions import AgentsReadAdminsWrite, EveryoneReadsAdminsWrite, IsA
 from api.selectors import TICKET_RELATED, tickets_for_api
 from api.throttles import LoginAddressThrottle, LoginEmailThrottle
 from tickets import services as ticket_services
+from tickets.attachments import files_removed_on_error
 from tickets.exceptions import StaleTicket
 from tickets.models import Attachment, Department, EntryKind, HelpTopic, Priority, Status, Ticket
 from tickets.selectors import thread_entries_for_user, ticket_events_for_agent, ticket_get_for_user
@@ -144,7 +145,7 @@ class TicketViewSet(viewsets.GenericViewSet):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         uploads = s.uploads_from(v.get("attachments", []))
-        with transaction.atomic():
+        with files_removed_on_error(), transaction.atomic():
             if user.is_agent:
                 requester = end_user_get_or_create(email=v["requester"]["email"], name=v["requester"]["name"])
                 actor: User | None = user

@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "helpdesk.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"

@@ -145,3 +145,23 @@ def test_an_end_user_cannot_sign_in_to_the_staff_panel(client, karen) -> None:
 def test_the_favicon_is_served_from_static_files(client) -> None:
     response = client.get("/favicon.ico")
     assert response.status_code == 301 and response["Location"].endswith("favicon.svg")
+
+
+@pytest.mark.django_db
+def test_a_page_whose_database_connection_is_lost_answers_503_asking_to_try_again(client, monkeypatch) -> None:
+    from django.db import OperationalError
+
+    from tickets.views.portal import tickets as portal_views
+
+    def lost(*args: object, **kwargs: object) -> None:
+        raise OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setattr(portal_views, "render_for", lost)
+    response = client.get("/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert "Try again in a moment" in response.content.decode()
+    # Anything else is still a server error, not a "try again".
+    monkeypatch.setattr(portal_views, "render_for", lambda *a, **k: 1 / 0)
+    client.raise_request_exception = False
+    assert client.get("/").status_code == 500
