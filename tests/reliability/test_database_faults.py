@@ -150,6 +150,7 @@ def test_connections_killed_during_creates_leave_no_half_made_ticket_and_no_orph
     wanted = {f"API outage {i}" for i in range(API_TICKETS)} | {f"Portal outage {i}" for i in range(PORTAL_TICKETS)}
     assert set(subjects) == wanted
     duplicates = len(subjects) - len(wanted)
+    api_duplicates = sum(1 for subject in subjects if subject.startswith("API")) - API_TICKETS
     # None is half made: each has its message, its attachment, its creation event and its clocks.
     for ticket in Ticket.objects.prefetch_related("entries__attachments", "events"):
         entries = [e for e in ticket.entries.all() if e.kind == EntryKind.MESSAGE]
@@ -164,7 +165,8 @@ def test_connections_killed_during_creates_leave_no_half_made_ticket_and_no_orph
     assert on_disk == in_rows
     print(
         f"\ndatabase faults: {len(wanted)} tickets with attachments, {len(outcomes)} requests, "
-        f"{killer.killed} backends terminated, {faults} answered 503 and retried, {duplicates} duplicates, "
+        f"{killer.killed} backends terminated, {faults} answered 503 and retried, "
+        f"{duplicates} duplicates ({api_duplicates} through the API), "
         f"0 half-made, 0 orphan files, {time.monotonic() - started:.0f} s"
     )
 

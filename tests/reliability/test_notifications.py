@@ -33,7 +33,7 @@ TOTAL = 1000
 KILLS_AT = (150, 420, 700)  # delivered so far when the worker is killed
 REDIS_RESTART_AT = 560
 CONCURRENCY = 2
-RESEND_EVERY = 2.0
+RESEND_EVERY = 3.0
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float, resend: Callable[[], None]) -> None:
@@ -56,7 +56,7 @@ def test_a_thousand_notifications_survive_three_worker_kills_and_a_redis_restart
         REDIS_URL=redis.url,
         EMAIL_URL=f"smtp://127.0.0.1:{sink.port}",
         NOTIFICATION_STUCK_SECONDS="3",
-        NOTIFICATION_RESEND_GRACE_SECONDS="15",
+        NOTIFICATION_RESEND_GRACE_SECONDS="30",
     )
     worker = Worker(env, concurrency=CONCURRENCY, log=tmp_path / "worker.log")
     in_flight_at_kill: set[int] = set()
