@@ -51,7 +51,7 @@ def account_mail_send(*, purpose: Purpose, email: str, name: str = "") -> str | 
     has_account = user is not None and (user.has_usable_password() or user.is_agent)
     context: dict[str, object] = {"site_url": settings.SITE_URL, "name": user.name if user else name}
     if has_account:
-        assert user is not None
+        assert user is not None  # nosec B101 (narrows the type for mypy; has_account above already implies it)
         kind = "account_exists" if purpose == "register" else "password_reset"
         context["reset_url"] = _reset_url(user)
         context["login_url"] = settings.SITE_URL + reverse("portal:login")

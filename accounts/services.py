@@ -10,9 +10,8 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import DepartmentMembership, Role, User, UserManager
+from accounts.models import User, UserManager
 from tickets.exceptions import InvalidInput
-from tickets.models import Department
 from tickets.sanitize import single_line
 
 
@@ -38,19 +37,19 @@ def end_user_get_or_create(*, email: str, name: str = "", phone: str = "") -> Us
         return User.objects.get(email=address)
 
 
-def agent_create(
-    *,
-    email: str,
-    name: str,
-    password: str | None = None,
-    department: Department,
-    role: Role,
-    is_admin: bool = False,
-) -> User:
-    kind = User.Kind.ADMIN if is_admin else User.Kind.AGENT
-    user = User.objects.create_user(email, password, name=name, kind=kind)
-    DepartmentMembership.objects.create(agent=user, department=department, role=role, is_primary=True)
-    return user
+def guest_requester_get_or_create(*, email: str, name: str = "", phone: str = "") -> User:
+    """The requester of a ticket filed without signing in, from the address the filer typed.
+
+    The filer proved nothing about the address, so a ticket filed this way gives them nothing:
+    it belongs to the address's owner (who is mailed about it) and the filer sees it only
+    through the link mailed there. An agent's address is refused outright: a ticket under it
+    would read, in the thread and in the audit trail, as the agent's own words and acts.
+    """
+    address = UserManager.normalize_email(email)
+    existing = User.objects.filter(email=address).first()
+    if existing is not None and existing.is_agent:
+        raise InvalidInput("email", "Sign in to open a ticket with this address.")
+    return end_user_get_or_create(email=address, name=name, phone=phone)
 
 
 def _check_time_zone(time_zone: str) -> str:

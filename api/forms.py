@@ -1,20 +1,10 @@
-"""Forms of the admin pages for API keys and webhooks."""
+"""Forms of the admin pages for webhooks."""
 
 from __future__ import annotations
 
 from django import forms
 
-from api.models import ApiKey, Webhook, WebhookEvent
-
-
-class ApiKeyForm(forms.ModelForm):
-    class Meta:
-        model = ApiKey
-        fields = ["name", "allowed_addresses", "can_create_tickets", "is_active", "notes"]
-        widgets = {
-            "allowed_addresses": forms.Textarea(attrs={"rows": 2, "placeholder": "192.0.2.10, 10.0.0.0/8"}),
-            "notes": forms.Textarea(attrs={"rows": 2}),
-        }
+from api.models import Webhook, WebhookEvent
 
 
 class WebhookForm(forms.ModelForm):

@@ -18,7 +18,7 @@ import ipaddress
 import json
 from dataclasses import dataclass
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element, ParseError  # nosec B405 (only the types are imported; XML is parsed with defusedxml, DTDs forbidden)
 
 import defusedxml.ElementTree as DefusedET
 from defusedxml import DefusedXmlException

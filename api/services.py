@@ -48,16 +48,6 @@ def api_key_create(
     return api_key, key
 
 
-def api_key_update(*, api_key: ApiKey, values: dict[str, Any]) -> ApiKey:
-    """Change a key's name, addresses, rights or notes; the key itself never changes."""
-    for name in ("name", "allowed_addresses", "can_create_tickets", "is_active", "notes"):
-        if name in values:
-            setattr(api_key, name, values[name])
-    api_key.full_clean()
-    api_key.save()
-    return api_key
-
-
 def api_token_issue(*, user: User) -> tuple[ApiToken, str]:
     """A new REST API token for `user`; the token is returned once and only its hash is kept."""
     key = secrets.token_urlsafe(32)

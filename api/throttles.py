@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from api.network import client_ip
+from helpdesk.network import client_ip
 
 if TYPE_CHECKING:
     from rest_framework.request import Request

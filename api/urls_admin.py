@@ -1,4 +1,4 @@
-"""Admin pages for API keys and webhooks, mounted at /staff/admin/api/."""
+"""Admin pages for webhooks, mounted at /staff/admin/api/."""
 
 from django.urls import path
 
@@ -8,8 +8,6 @@ app_name = "api_admin"
 
 urlpatterns = [
     path("", views_admin.index, name="index"),
-    path("keys/new/", views_admin.key_new, name="key_new"),
-    path("keys/<int:key_id>/", views_admin.key_edit, name="key"),
     path("webhooks/new/", views_admin.webhook_new, name="webhook_new"),
     path("webhooks/<int:webhook_id>/", views_admin.webhook_detail, name="webhook"),
     path("webhooks/<int:webhook_id>/delete/", views_admin.webhook_delete, name="webhook_delete"),

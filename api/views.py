@@ -32,10 +32,10 @@ from api import serializers as s
 from api import services
 from api.authentication import TokenAuthentication
 from api.models import ApiToken, Webhook, WebhookAttempt, WebhookDelivery
-from api.network import client_ip
 from api.permissions import AgentsReadAdminsWrite, EveryoneReadsAdminsWrite, IsAdmin
 from api.selectors import TICKET_RELATED, tickets_for_api
 from api.throttles import LoginAddressThrottle, LoginEmailThrottle
+from helpdesk.network import client_ip
 from tickets import services as ticket_services
 from tickets.attachments import files_removed_on_error
 from tickets.exceptions import StaleTicket
@@ -367,7 +367,7 @@ class ConfigViewSet(viewsets.ModelViewSet):
 
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
         instance = serializer.instance
-        assert isinstance(instance, Model)
+        assert isinstance(instance, Model)  # nosec B101 (narrows the type for mypy; DRF sets the instance before perform_update)
         serializer.instance = services.config_save(instance=instance, values=dict(serializer.validated_data))
 
     def perform_destroy(self, instance: Any) -> None:

@@ -1,5 +1,5 @@
-"""Admin pages for the API: keys of the osTicket-compatible intake, and webhooks with their
-delivery log and redelivery by hand. Mounted at /staff/admin/api/."""
+"""Admin pages for webhooks, with their delivery log and redelivery by hand. Mounted at
+/staff/admin/api/; the intake's API keys are on the admin pages (adminpanel)."""
 
 from __future__ import annotations
 
@@ -12,40 +12,16 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from adminpanel.views import admin_required
 from api import services
-from api.forms import ApiKeyForm, WebhookForm
-from api.models import ApiKey, Webhook, WebhookAttempt, WebhookDelivery
+from api.forms import WebhookForm
+from api.models import Webhook, WebhookAttempt, WebhookDelivery
 
 DELIVERIES_SHOWN = 50
 
 
 @admin_required
 def index(request: HttpRequest) -> HttpResponse:
-    keys = ApiKey.objects.order_by("name", "id")
     webhooks = Webhook.objects.annotate(delivery_count=Count("deliveries")).order_by("name", "id")
-    return render(request, "api/admin_index.html", {"keys": keys, "webhooks": webhooks})
-
-
-@admin_required
-def key_new(request: HttpRequest) -> HttpResponse:
-    form = ApiKeyForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        api_key, key = services.api_key_create(**form.cleaned_data)
-        # Shown on this answer alone: only its hash is kept.
-        return render(request, "api/admin_secret.html", {"what": "API key", "name": api_key.name, "secret": key})
-    return render(request, "api/admin_form.html", {"form": form, "heading": "New API key"})
-
-
-@admin_required
-def key_edit(request: HttpRequest, key_id: int) -> HttpResponse:
-    api_key = get_object_or_404(ApiKey, pk=key_id)
-    form = ApiKeyForm(request.POST or None, instance=api_key)
-    if request.method == "POST" and form.is_valid():
-        services.api_key_update(api_key=api_key, values=form.cleaned_data)
-        messages.success(request, f"Saved {api_key.name}.")
-        return redirect("api_admin:index")
-    return render(
-        request, "api/admin_form.html", {"form": form, "heading": f"API key {api_key.key_prefix}…", "object": api_key}
-    )
+    return render(request, "api/admin_index.html", {"webhooks": webhooks})
 
 
 @admin_required

@@ -26,9 +26,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from api.intake import IntakeErrors, MalformedRequest, parse_json, parse_xml
 from api.models import ApiKey
-from api.network import client_ip
 from api.services import IntakeTicket, api_key_touch, intake_ticket_create
 from api.throttles import parse_rate
+from helpdesk.network import client_ip
 from tickets.attachments import files_removed_on_error
 from tickets.exceptions import InvalidInput, StaleTicket, TicketActionError
 
@@ -211,7 +211,7 @@ def tickets(request: HttpRequest, data_format: str) -> HttpResponse:
         key, refusal = _key_check(request, address)
         if refusal is not None:
             return refusal
-        assert key is not None
+        assert key is not None  # nosec B101 (narrows the type for mypy; _key_check returns a key or a refusal)
         wait = _throttled(key)
         if wait is not None:
             return _text(429, "Too many tickets from this API key; try again later", Retry_After=str(wait))

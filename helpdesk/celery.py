@@ -18,8 +18,8 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     "sla-sweep": {
         "task": "sla.tasks.sweep",
-        "schedule": 60.0,
-        "options": {"expires": 55},
+        "schedule": float(settings.SLA_SWEEP_SECONDS),
+        "options": {"expires": max(settings.SLA_SWEEP_SECONDS - 5, settings.SLA_SWEEP_SECONDS * 0.9)},
     },
     "notifications-resend-pending": {
         "task": "notifications.tasks.resend_pending",

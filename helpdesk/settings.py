@@ -28,7 +28,7 @@ TESTING = "pytest" in sys.modules or env.bool("TESTING", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if DEBUG or TESTING:
-        SECRET_KEY = "insecure-development-key-never-use-in-production-0123456789"  # noqa: S105 (DEBUG and tests only)
+        SECRET_KEY = "insecure-development-key-never-use-in-production-0123456789"  # noqa: S105  # nosec B105 (used only with DEBUG or under the tests; production refuses to start without SECRET_KEY)
     else:
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. Set SECRET_KEY to a long random string "
@@ -182,6 +182,11 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 NOTIFICATION_STUCK_SECONDS = env.int("NOTIFICATION_STUCK_SECONDS", default=600)
 NOTIFICATION_RESEND_GRACE_SECONDS = env.int("NOTIFICATION_RESEND_GRACE_SECONDS", default=60)
 
+# Seconds between SLA sweeps (beat): a breach is found, marked and alerted within this time.
+SLA_SWEEP_SECONDS = env.int("SLA_SWEEP_SECONDS", default=60)
+if SLA_SWEEP_SECONDS < 1:
+    raise ImproperlyConfigured(f"SLA_SWEEP_SECONDS={SLA_SWEEP_SECONDS}: give a number of seconds, at least 1.")
+
 # Incoming mail: IMAP mailboxes are fetched every INBOUND_POLL_SECONDS, at most
 # INBOUND_FETCH_MAX messages per mailbox per run; admins are alerted after
 # MAILBOX_ALERT_AFTER failed fetches in a row. An agent's emailed reply that starts with
@@ -260,9 +265,6 @@ THROTTLES = {
 for _name, _rate in THROTTLES.items():
     if not THROTTLE_RATE.match(_rate):
         raise ImproperlyConfigured(f"THROTTLE_{_name.upper()}={_rate!r}: write count/period, e.g. 10/h or 5/15m.")
-# Behind one reverse proxy that appends the client's address to X-Forwarded-For: read it from
-# there (the last entry, the one that proxy wrote), not from the proxy's own address.
-TRUST_X_FORWARDED_FOR = env.bool("TRUST_X_FORWARDED_FOR", default=False)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

@@ -19,7 +19,9 @@ from email.utils import getaddresses, parseaddr
 from tickets.attachments import Upload
 from tickets.sanitize import single_line
 
-MESSAGE_ID_RE = re.compile(r"<[^<>\s]+>")
+# No control characters: PostgreSQL text cannot hold NUL, and no header may carry a line break.
+MESSAGE_ID_RE = re.compile(r"<[^<>\s\x00-\x1f\x7f]+>")
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 SUBJECT_NUMBER_RE = re.compile(r"\[#(\d{1,18})\]")
 
 
@@ -119,13 +121,18 @@ def _decode_text(part: Message) -> str:
     return payload.decode("cp1252", errors="replace")
 
 
+def _text(part: Message) -> str:
+    # NUL has no place in text, and PostgreSQL cannot store it.
+    return _decode_text(part).replace("\x00", "")
+
+
 def _filename(part: Message, index: int) -> str:
     try:
         name = part.get_filename()
     except Exception:
         name = None
     if name:
-        return str(name)
+        return CONTROL_RE.sub("", str(name))
     extension = mimetypes.guess_extension(part.get_content_type()) or ".bin"
     return f"part-{index}{extension}"
 
@@ -152,13 +159,22 @@ def _collect(
     disposition = (part.get_content_disposition() or "").lower()
     if content_type in ("text/plain", "text/html") and disposition != "attachment" and not part.get_filename():
         # A body split in pieces (Apple Mail around an inline image): the pieces are the body.
-        (extra_text if content_type == "text/plain" else extra_html).append(_decode_text(part))
+        (extra_text if content_type == "text/plain" else extra_html).append(_text(part))
         return
     content = part.get_payload(decode=True)
     if not isinstance(content, bytes) or not content:
         return
-    content_id = _header(part, "Content-ID").strip().strip("<>")
+    content_id = CONTROL_RE.sub("", _header(part, "Content-ID")).strip().strip("<>")
     uploads.append(Upload(filename=_filename(part, len(uploads) + 1), content=content, content_id=content_id))
+
+
+def _body_part(message: EmailMessage, kind: str) -> Message | None:
+    try:
+        return message.get_body(preferencelist=(kind,))
+    except (AttributeError, TypeError, ValueError, LookupError):
+        # The standard library trips over some malformed multiparts (a part whose payload was
+        # left as text, found by fuzzing): the parts are then read one by one by _collect.
+        return None
 
 
 def mail_parse(raw: bytes) -> ParsedMail:
@@ -175,7 +191,7 @@ def mail_parse(raw: bytes) -> ParsedMail:
         name, address = getaddresses([from_header])[0] if from_header else ("", "")
     except Exception:
         name, address = parseaddr(from_header)
-    address = address.strip().lower()
+    address = CONTROL_RE.sub("", address).strip().lower()
     if not address or "@" not in address:
         raise MailParseError(f"The message has no sender address (From: {single_line(from_header, 200)!r}).")
     subject = single_line(_header(message, "Subject"), 255)
@@ -187,7 +203,11 @@ def mail_parse(raw: bytes) -> ParsedMail:
         from_address=address[:254],
         in_reply_to=_message_ids(_header(message, "In-Reply-To")),
         references=_message_ids(_header(message, "References")),
-        to_addresses=[a.lower() for _, a in getaddresses([_header(message, "To"), _header(message, "Cc")]) if "@" in a],
+        to_addresses=[
+            CONTROL_RE.sub("", a).lower()
+            for _, a in getaddresses([_header(message, "To"), _header(message, "Cc")])
+            if "@" in a
+        ],
     )
     parsed.auto_reason = auto_reason(message, address, subject)
     if parsed.auto_reason:
@@ -197,8 +217,8 @@ def mail_parse(raw: bytes) -> ParsedMail:
     body_parts: set[int] = set()
     text_part = html_part = None
     if isinstance(message, EmailMessage):
-        text_part = message.get_body(preferencelist=("plain",))
-        html_part = message.get_body(preferencelist=("html",))
+        text_part = _body_part(message, "plain")
+        html_part = _body_part(message, "html")
     elif message.get_content_type() in ("text/plain", "text/html"):
         text_part = message if message.get_content_type() == "text/plain" else None
         html_part = message if message.get_content_type() == "text/html" else None
@@ -208,9 +228,9 @@ def mail_parse(raw: bytes) -> ParsedMail:
         if part is not None:
             body_parts.add(id(part))
     if text_part is not None and text_part.get_content_type() == "text/plain":
-        parsed.text = _decode_text(text_part)
+        parsed.text = _text(text_part)
     if html_part is not None and html_part.get_content_type() == "text/html":
-        parsed.html = _decode_text(html_part)
+        parsed.html = _text(html_part)
     _collect(message, body_parts, parsed.uploads, extra_text, extra_html)
     if extra_text and parsed.text:
         parsed.text = "\n\n".join([parsed.text, *extra_text])

@@ -11,7 +11,8 @@ What a message becomes, in order:
    the INBOUND_NOTE_PREFIX, only when the mail answers one we sent to that agent; anyone else
    is held for an admin ("quarantined"), so that a forged header, a spoofed `[#number]` or a
    forged agent From: never writes into a ticket;
-5. otherwise a new ticket in the mailbox's department, help topic and priority.
+5. otherwise a new ticket in the mailbox's department, help topic and priority; mail from an
+   agent's address that answers no ticket is held for an admin instead.
 
 The raw message is stored (InboundMessage, unique Message-ID) in the transaction that writes
 the entry; a message that cannot be read is stored raw for an admin to retry ("rejected").
@@ -30,7 +31,6 @@ from email.utils import parseaddr
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.template.defaultfilters import filesizeformat
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from accounts.models import User
@@ -49,7 +49,7 @@ from notifications.services import message_id_domain, message_id_ticket_number
 from tickets import services as ticket_services
 from tickets.attachments import Upload, attachment_check, files_removed_on_error
 from tickets.exceptions import ActionNotAllowed, InvalidInput, InvalidTransition
-from tickets.models import Attachment, Department, ThreadEntry, Ticket, TicketSource
+from tickets.models import Department, ThreadEntry, Ticket, TicketSource
 from tickets.permissions import requester_may_write
 from tickets.sanitize import single_line
 
@@ -304,6 +304,17 @@ def _process(record: InboundMessage, parsed: ParsedMail, *, force_new: bool = Fa
                 f"#{ticket.number} (matched by {how}).",
             ),
         )
+    if sender is not None and sender.is_agent and not force_new:
+        # A From: line is all a forger needs: a new ticket under an agent's name would read as
+        # that agent's own words. An admin who knows the mail is genuine opens the ticket from it.
+        return _finish(
+            record,
+            IngestResult(
+                outcome=Outcome.QUARANTINED,
+                reason=f"Mail from the agent address {parsed.from_address} that answers no ticket: "
+                "held until an admin opens a ticket from it.",
+            ),
+        )
     return _new_ticket(record, parsed, mailbox, uploads, dropped, linked_to=None, sender=sender)
 
 
@@ -491,31 +502,10 @@ def mailbox_save(*, mailbox: Mailbox, actor: User) -> Mailbox:
     return mailbox
 
 
-# ---------------------------------------------------------------- showing inline images
-
-
-def entry_html_with_attachment_urls(entry: ThreadEntry, attachments: list[Attachment] | None = None) -> str:
-    """An entry's HTML with cid: images pointing at their attachments' download URL (the
-    portal's `portal:attachment`); left as cid: where that URL does not exist yet."""
-    html = entry.body_html
-    if "cid:" not in html:
-        return html
-    for attachment in attachments if attachments is not None else entry.attachments.all():
-        if not attachment.content_id:
-            continue
-        try:
-            url = reverse("portal:attachment", args=[attachment.pk])
-        except NoReverseMatch:
-            return html
-        html = html.replace(f'src="cid:{attachment.content_id}"', f'src="{url}"')
-    return html
-
-
 __all__ = [
     "OUTCOMES",
     "IngestResult",
     "email_ingest",
-    "entry_html_with_attachment_urls",
     "inbound_message_discard",
     "inbound_message_open_ticket",
     "inbound_message_retry",

@@ -129,7 +129,10 @@ def _context(notification: Notification) -> dict[str, object]:
     if ticket is not None:
         context["staff_url"] = settings.SITE_URL + ticket.get_staff_url()
         if notification.kind in REQUESTER_KINDS and notification.recipient is not None and "link_url" not in context:
-            token = access_link_issue(ticket=ticket, recipient=notification.recipient, revoke_older=False)
+            # Only the status check's mail replaces the older links: a link in an earlier
+            # notification keeps working when a new notification goes out.
+            replace = notification.kind == NotificationKind.STATUS_LINK
+            token = access_link_issue(ticket=ticket, recipient=notification.recipient, revoke_older=replace)
             context["link_url"] = settings.SITE_URL + reverse("portal:link", kwargs={"token": token})
     return context
 

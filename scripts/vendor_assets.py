@@ -49,7 +49,7 @@ def fetch(name: str, version: str, integrity: str, files: list[str]) -> None:
         return
     basename = name.split("/")[-1]
     url = f"{REGISTRY}/{name}/-/{basename}-{version}.tgz"
-    with urllib.request.urlopen(url, timeout=60) as response:
+    with urllib.request.urlopen(url, timeout=60) as response:  # nosec B310 (the URL is built on the https npm registry constant; the archive's integrity is checked)
         data = response.read()
     algorithm, expected = integrity.split("-", 1)
     digest = base64.b64encode(hashlib.new(algorithm, data).digest()).decode()

@@ -87,7 +87,7 @@ def rows_insert(
             aliases = [f"c{i}" for i in range(len(columns))]
             shared = [f"%s::{fields[n].db_type(connection)}" for n in constants]  # type: ignore[union-attr]
             sql = (
-                f"{into} SELECT {', '.join([*aliases, *shared])} "  # noqa: S608 (names from the model)
+                f"{into} SELECT {', '.join([*aliases, *shared])} "  # noqa: S608  # nosec B608 (column names and types come from the model; values are parameters)
                 f"FROM unnest({arrays}) AS rows({', '.join(aliases)}){tail}"
             )
             # The shared values come first in the statement, the arrays after them.

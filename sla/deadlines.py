@@ -262,7 +262,7 @@ def explain_due(
             remaining -= y - x
         if due is not None:
             break
-    assert due is not None
+    assert due is not None  # nosec B101 (the loop above always sets due; the assert narrows the type for mypy)
     paused = sum(business_seconds_between(cal, x, min(y, due)) for x, y in windows if x < due)
     return DueExplanation(due_at=due, target_seconds=target_seconds, counted=tuple(counted), paused_seconds=paused)
 

@@ -108,7 +108,7 @@ def _claim(kind: str, clock_ids: Sequence[int], now: datetime) -> list[dict[str,
         )
         set_params = [stamp]
     sql = (
-        f"UPDATE {q(TicketClock._meta.db_table)} SET {sets} "  # noqa: S608 (names from the model, values as parameters)
+        f"UPDATE {q(TicketClock._meta.db_table)} SET {sets} "  # noqa: S608  # nosec B608 (names from the model, values as parameters)
         f"WHERE {where} AND {q('state')} = %s AND {condition} RETURNING {', '.join(q(c) for c in CLAIMED)}"
     )
     with connection.cursor() as cursor:

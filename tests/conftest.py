@@ -4,6 +4,8 @@ and the admin, with the seed story's configuration (seed_demo)."""
 from __future__ import annotations
 
 import io
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,9 @@ from django.core.cache import cache
 from django.core.management import call_command
 
 from accounts.models import DepartmentMembership, Role, User
+from helpdesk.celery import app as celery_app
 from sla.models import SLAPlan
+from tests.support import Redis, free_port, need
 from tickets.models import Department, HelpTopic, Priority, Status, TicketState
 
 PASSWORD = "correct-horse-battery"
@@ -102,3 +106,30 @@ def viewer(seed: None, support: Department) -> User:
 @pytest.fixture
 def open_state() -> str:
     return TicketState.OPEN
+
+
+@pytest.fixture
+def redis() -> Iterator[Redis]:
+    """A private Redis for this test alone: workers of other tests never take its tasks."""
+    need(shutil.which("redis-server") is not None, "redis-server")
+    server = Redis(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def broker(redis: Redis, settings: object) -> Iterator[None]:
+    """This process publishes tasks to the private Redis instead of running them eagerly."""
+    conf = celery_app.conf
+    saved = (conf.task_always_eager, conf.broker_url, conf.broker_connection_retry)
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # type: ignore[attr-defined]
+    conf.task_always_eager = False
+    conf.broker_url = redis.url
+    conf.broker_connection_retry = False
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    yield
+    conf.task_always_eager, conf.broker_url, conf.broker_connection_retry = saved
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None

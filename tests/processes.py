@@ -1,5 +1,6 @@
-"""Real processes for the tests that need them: a private Redis, a Celery worker, the web
-application under gunicorn and Django commands, each pointed at this test's database.
+"""Real processes for the tests that need them: a Celery worker, the web application under
+gunicorn and Django commands, each pointed at this test's database (the private Redis is
+tests.support.Redis).
 
 Every process is started in its own process group, so that a kill (`kill -9`, as a crash
 would) takes its children with it, and every fixture that starts one stops it after.
@@ -13,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from django.db import connection
@@ -61,46 +61,6 @@ def start(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.
 
 def manage(*args: str) -> list[str]:
     return [sys.executable, "manage.py", *args]
-
-
-class Redis:
-    """redis-server on a free loopback port, without persistence: a restart loses the queue."""
-
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = start(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            env=dict(os.environ),
-        )
-        deadline = time.monotonic() + 10
-        while not port_open("127.0.0.1", self.port):
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        kill_group(self.process)
-        self.process = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-
-@contextlib.contextmanager
-def redis_server() -> Iterator[Redis]:
-    server = Redis()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class Worker:
@@ -172,26 +132,6 @@ class AppServer:
 
 
 # ---------------------------------------------------------------- the outbox with a real broker
-
-
-@contextlib.contextmanager
-def publishing_to(broker_url: str, settings: object) -> Iterator[None]:
-    """This process publishes tasks to `broker_url` instead of running them eagerly."""
-    from helpdesk.celery import app as celery_app
-
-    saved = (celery_app.conf.task_always_eager, celery_app.conf.broker_url)
-    settings.CELERY_TASK_ALWAYS_EAGER = False  # type: ignore[attr-defined]
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.broker_url = broker_url
-    celery_app.conf.broker_connection_retry = False
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-    try:
-        yield
-    finally:
-        celery_app.conf.task_always_eager, celery_app.conf.broker_url = saved
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
 
 
 def resend_until_all_sent(timeout: float) -> bool:

@@ -13,7 +13,6 @@ from inbound.models import InboundMessage, Mailbox
 from inbound.parse import html_trim_quoted, mail_parse, text_trim_quoted
 from inbound.services import (
     email_ingest,
-    entry_html_with_attachment_urls,
     inbound_message_discard,
     inbound_message_open_ticket,
     inbound_message_retry,
@@ -23,6 +22,7 @@ from tests import mailkit
 from tests.factories import ticket_open
 from tickets import services
 from tickets.models import EntryKind, Ticket, TicketSource, TicketState
+from tickets.sanitize import entry_html
 
 KAREN = "Karen Doe <karen@example.com>"
 pytestmark = pytest.mark.django_db
@@ -135,9 +135,9 @@ def test_an_inline_image_is_kept_with_its_content_id_and_shown_in_place(karen, m
     image = entry.attachments.get()
     assert image.content_id == "shot1@example.org" and image.content_type == "image/png"
     assert 'src="cid:shot1@example.org"' in entry.body_html
-    # Until the portal has its download URL the cid stays; never a broken or remote src.
-    html = entry_html_with_attachment_urls(entry)
-    assert "cid:shot1@example.org" in html or f"/{image.pk}" in html
+    # Shown in a thread, the image points at its attachment's download URL, and nowhere else.
+    html = entry_html(entry, lambda pk: f"/files/{pk}/")
+    assert f'src="/files/{image.pk}/"' in html and "cid:" not in html
 
 
 def test_a_forwarded_message_keeps_the_original_as_an_attachment(karen, mailbox) -> None:

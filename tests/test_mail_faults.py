@@ -8,7 +8,6 @@ the row being marked sent, and the duplicates are counted.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,16 +19,8 @@ from django.db import connection
 from notifications.models import Notification, NotificationState
 from tests import mailkit
 from tests.factories import ticket_open
-from tests.processes import (
-    Redis,
-    Worker,
-    child_env,
-    delivered_copies,
-    publishing_to,
-    redis_server,
-    resend_until_all_sent,
-)
-from tests.support import need
+from tests.processes import Worker, child_env, delivered_copies, resend_until_all_sent
+from tests.support import Redis
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -43,23 +34,10 @@ def _postgres_only() -> None:
 
 
 @pytest.fixture
-def redis() -> Iterator[Redis]:
-    need(subprocess.run(["which", "redis-server"], capture_output=True).returncode == 0, "redis-server")
-    with redis_server() as server:
-        yield server
-
-
-@pytest.fixture
 def sink() -> Iterator[mailkit.SmtpSink]:
     with mailkit.smtp_sink() as server:
         server.delay = 0.03  # a slow server: the kill falls mid-batch
         yield server
-
-
-@pytest.fixture
-def broker(redis: Redis, settings) -> Iterator[None]:
-    with publishing_to(redis.url, settings):
-        yield
 
 
 @pytest.fixture

@@ -243,7 +243,7 @@ def test_new_tickets_are_throttled_per_client_ip(client, report_a_problem, setti
 
 
 def test_behind_a_trusted_proxy_the_forwarded_address_is_the_client(client, report_a_problem, settings) -> None:
-    settings.TRUST_X_FORWARDED_FOR = True
+    settings.TRUSTED_PROXIES = ["10.0.0.1"]
     settings.THROTTLES = {**settings.THROTTLES, "tickets_per_ip": "1/h"}
     proxy = {"REMOTE_ADDR": "10.0.0.1"}
     client.post(

@@ -68,6 +68,18 @@ def test_an_unknown_email_scheme_is_refused_clearly() -> None:
     assert result.returncode != 0 and "EMAIL_URL: unknown scheme" in result.stderr
 
 
+def test_the_sla_sweep_runs_as_often_as_configured_and_expires_before_the_next_run() -> None:
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='helpdesk.settings'; django.setup();"
+        "from helpdesk.celery import app; e = app.conf.beat_schedule['sla-sweep'];"
+        "print(e['schedule'], e['options']['expires'])"
+    )
+    assert run_python(code, DEBUG="true").stdout.split() == ["60.0", "55"]
+    assert run_python(code, DEBUG="true", SLA_SWEEP_SECONDS="2").stdout.split() == ["2.0", "1.8"]
+    refused = run_python(code, DEBUG="true", SLA_SWEEP_SECONDS="0")
+    assert refused.returncode != 0 and "SLA_SWEEP_SECONDS=0" in refused.stderr
+
+
 @pytest.mark.django_db
 def test_healthz_reports_the_database_and_the_broker(client) -> None:
     response = client.get("/healthz")

@@ -10,6 +10,9 @@ from django.core import mail
 from django.urls import reverse
 
 from accounts.models import User
+from inbound.models import Mailbox
+from inbound.services import email_ingest
+from tests import mailkit
 from tests.factories import EndUserFactory, ticket_open
 from tickets import services
 from tickets.models import Attachment, CannedResponse, EntryKind, EventKind, Ticket, TicketState
@@ -47,6 +50,22 @@ def last_event(ticket: Ticket, kind: str):
 # ---------------------------------------------------------------- the page
 
 
+def test_an_inline_image_from_mail_shows_in_place_through_the_staff_download(client, john, karen, support) -> None:
+    box = Mailbox.objects.create(
+        name="Inbox", host="127.0.0.1", port=143, username="desk", password="x", department=support
+    )
+    entry = email_ingest(raw=mailkit.inline_image(karen.email, "Screenshot"), mailbox=box).entry
+    image = entry.attachments.get()
+    client.force_login(john)
+
+    html = client.get(url(entry.ticket)).content.decode()
+
+    src = url(entry.ticket, "attachment", pk=image.pk)
+    assert f'src="{src}"' in html and "cid:" not in html
+    download = client.get(src)
+    assert download.status_code == 200 and b"".join(download.streaming_content).startswith(b"\x89PNG")
+
+
 def test_the_page_shows_every_property_the_clock_and_the_thread(client, outage, john, karen) -> None:
     services.ticket_add_note(ticket=outage, actor=john, body="Checking the load balancer.")
     services.ticket_reply(ticket=outage, actor=john, body="We are on it.")
@@ -81,6 +100,19 @@ def test_the_page_shows_every_property_the_clock_and_the_thread(client, outage, 
     # Entries and events are in the order they happened.
     kinds = [kind for kind, _ in response.context["timeline"]]
     assert kinds[0] == "entry" and "event" in kinds
+
+
+def test_the_page_shows_the_requesters_rating_and_comment_escaped(client, outage, john, karen) -> None:
+    client.force_login(john)
+    assert 'id="ticket-rating"' not in client.get(url(outage)).content.decode()
+    services.ticket_resolve(ticket=outage, actor=john)
+    services.ticket_rate(ticket=outage, actor=karen, rating=4, comment="Quick <b>fix</b> & clear")
+
+    html = client.get(url(outage)).content.decode()
+    rating = html.split('id="ticket-rating">', 1)[1].split("</dd>", 1)[0]
+    assert "4 out of 5" in rating
+    assert "Quick &lt;b&gt;fix&lt;/b&gt; &amp; clear" in rating and "<b>" not in rating
+    assert "Rated the help 4 out of 5: “Quick &lt;b&gt;fix&lt;/b&gt; &amp; clear” — Karen Doe" in html
 
 
 def test_the_page_shows_the_requesters_other_tickets_that_john_may_see(

@@ -8,9 +8,17 @@ fetches a URL a user gave, and the reader's browser is not made to either).
 from __future__ import annotations
 
 import html
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import html2text
 import nh3
+from django.utils.html import linebreaks
+from django.utils.safestring import SafeString, mark_safe
+
+if TYPE_CHECKING:
+    from tickets.models import ThreadEntry
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em", "h1", "h2", "h3",
@@ -26,6 +34,7 @@ ALLOWED_ATTRIBUTES = {
 }
 # Images only from the message itself (cid: parts, rewritten to attachment URLs on display).
 URL_SCHEMES = {"http", "https", "mailto", "cid"}
+CID_SRC = re.compile(r'src="cid:([^"]+)"')
 
 
 def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
@@ -64,3 +73,20 @@ def single_line(value: str, limit: int = 255) -> str:
     """A subject or name: no line breaks (no header injection), no control characters."""
     cleaned = "".join(ch if ch.isprintable() else " " for ch in value)
     return " ".join(cleaned.split())[:limit]
+
+
+def entry_html(entry: ThreadEntry, attachment_url: Callable[[int], str]) -> SafeString:
+    """An entry as shown in a thread: its stored HTML with each inline (cid:) image pointed at
+    its attachment through `attachment_url(pk)`, or its text with line breaks.
+
+    The HTML was cleaned when it was stored; only the cid references change here. A cid with
+    no attachment of that Content-ID loses its src rather than pointing anywhere else."""
+    if not entry.body_html:
+        return SafeString(linebreaks(entry.body, autoescape=True))  # nosec B703 (linebreaks escapes the text)
+    by_cid = {a.content_id.strip("<>"): a.pk for a in entry.attachments.all() if a.content_id}
+
+    def inline(match: re.Match[str]) -> str:
+        pk = by_cid.get(match.group(1))
+        return f'src="{html.escape(attachment_url(pk))}"' if pk else 'src=""'
+
+    return mark_safe(CID_SRC.sub(inline, entry.body_html))  # noqa: S308  # nosec B308, B703 (sanitised when stored; only the cid references change)

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import DepartmentMembership, Perm, User
@@ -819,6 +818,8 @@ def ticket_remove_collaborator(
         if not ticket.collaborators.filter(pk=user.pk).exists():
             return ticket
         ticket.collaborators.remove(user)
+        # Their secret links were for them as a collaborator: they end with it.
+        AccessLink.objects.filter(ticket=ticket, recipient=user, revoked_at__isnull=True).update(revoked_at=now)
         event_record(
             ticket=ticket,
             kind=EventKind.COLLABORATOR_REMOVED,
@@ -958,19 +959,16 @@ def access_link_issue(
 
 
 def access_link_send(*, ticket: Ticket, recipient: User, now: datetime | None = None) -> None:
-    """Mail `recipient` a new secret link to `ticket` (the portal's status check). It revokes the
-    links they had for the ticket, so that the newest mail is the one that works."""
+    """Mail `recipient` a new secret link to `ticket` (the portal's status check).
+
+    The link is made when the mail is built (notifications.services), never before: the token
+    exists only in the mail, and the outbox row waiting to be sent holds no secret. Making it
+    revokes the links the recipient had for the ticket, so that the newest mail is the one that works.
+    """
     from notifications.models import NotificationKind
     from notifications.planner import notification_plan_direct
 
-    with transaction.atomic():
-        token = access_link_issue(ticket=ticket, recipient=recipient, now=now)
-        notification_plan_direct(
-            kind=NotificationKind.STATUS_LINK,
-            recipient=recipient,
-            ticket_id=ticket.pk,
-            context={"link_url": settings.SITE_URL + reverse("portal:link", kwargs={"token": token})},
-        )
+    notification_plan_direct(kind=NotificationKind.STATUS_LINK, recipient=recipient, ticket_id=ticket.pk, context={})
 
 
 def tickets_autoclose(*, now: datetime | None = None) -> int:

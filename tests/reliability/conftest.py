@@ -3,14 +3,12 @@ faulted on purpose, with every message, ticket and alert counted afterwards."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
 from django.db import connection
 
 from tests import mailkit
-from tests.processes import Redis, redis_server
 from tests.support import need
 
 
@@ -18,13 +16,6 @@ from tests.support import need
 def _postgres_only() -> None:
     # The processes share the test database: that needs a database server, not a file.
     need(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL=postgres://...)")
-
-
-@pytest.fixture
-def redis() -> Iterator[Redis]:
-    need(shutil.which("redis-server") is not None, "redis-server")
-    with redis_server() as server:
-        yield server
 
 
 @pytest.fixture

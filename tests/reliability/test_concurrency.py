@@ -18,7 +18,8 @@ from accounts.models import DepartmentMembership, User
 from api.services import api_token_issue
 from tests.conftest import PASSWORD
 from tests.factories import ticket_open
-from tests.processes import AppServer, Redis, child_env, kill_group, manage, start
+from tests.processes import AppServer, child_env, kill_group, manage, start
+from tests.support import Redis
 from tickets.models import Department, EventKind, Priority, Ticket
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -20,7 +20,8 @@ from accounts.models import User
 from api.services import api_token_issue
 from sla.models import TicketClock
 from tests.mailkit import PNG
-from tests.processes import AppServer, Redis, child_env
+from tests.processes import AppServer, child_env
+from tests.support import Redis
 from tickets.models import Attachment, EntryKind, EventKind, HelpTopic, Ticket
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

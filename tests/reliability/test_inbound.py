@@ -12,8 +12,8 @@ import pytest
 
 from inbound.models import InboundMessage, Mailbox
 from tests import mailkit
-from tests.processes import Redis, child_env, kill_group, manage, start
-from tests.support import need
+from tests.processes import child_env, kill_group, manage, start
+from tests.support import Redis, need
 from tickets.models import EntryKind, ThreadEntry, Ticket
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

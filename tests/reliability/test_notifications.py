@@ -17,14 +17,13 @@ from notifications.services import enqueue_delivery
 from tests import mailkit
 from tests.factories import ticket_open
 from tests.processes import (
-    Redis,
     Worker,
     child_env,
     delivered_copies,
-    publishing_to,
     resend_pending_once,
     resend_until_all_sent,
 )
+from tests.support import Redis
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -48,7 +47,7 @@ def _wait_for(condition: Callable[[], bool], timeout: float, resend: Callable[[]
 
 
 def test_a_thousand_notifications_survive_three_worker_kills_and_a_redis_restart(
-    redis: Redis, sink: mailkit.SmtpSink, karen: User, settings, tmp_path: Path
+    broker: None, redis: Redis, sink: mailkit.SmtpSink, karen: User, tmp_path: Path
 ) -> None:
     started = time.monotonic()
     env = child_env(
@@ -61,46 +60,46 @@ def test_a_thousand_notifications_survive_three_worker_kills_and_a_redis_restart
     worker = Worker(env, concurrency=CONCURRENCY, log=tmp_path / "worker.log")
     in_flight_at_kill: set[int] = set()
     try:
-        with publishing_to(redis.url, settings):
-            # Queued before any worker runs: the whole batch waits in Redis.
-            tickets = [ticket_open(karen, subject=f"Branch {i} cannot log in", alert=False, autorespond=False)
-                       for i in range(TICKETS)]  # fmt: skip
-            rows = Notification.objects.bulk_create(
-                Notification(
-                    kind=NotificationKind.STATUS_LINK,
-                    ticket=tickets[i % TICKETS],
-                    recipient=karen,
-                    recipient_email=karen.email,
-                    context={"link_url": f"http://helpdesk.example/portal/link/{i}"},
-                )
-                for i in range(TOTAL)
+        # Queued before any worker runs: the whole batch waits in Redis.
+        tickets = [ticket_open(karen, subject=f"Branch {i} cannot log in", alert=False, autorespond=False)
+                   for i in range(TICKETS)]  # fmt: skip
+        rows = Notification.objects.bulk_create(
+            Notification(
+                kind=NotificationKind.STATUS_LINK,
+                ticket=tickets[i % TICKETS],
+                recipient=karen,
+                recipient_email=karen.email,
+                context={"link_url": f"http://helpdesk.example/portal/link/{i}"},
             )
-            for row in rows:
-                enqueue_delivery(notification_id=row.pk)
-            assert Notification.objects.count() == TOTAL
-            print(f"\nqueued in {time.monotonic() - started:.0f} s")
+            for i in range(TOTAL)
+        )
+        for row in rows:
+            enqueue_delivery(notification_id=row.pk)
+        assert Notification.objects.count() == TOTAL
+        print(f"\nqueued in {time.monotonic() - started:.0f} s")
 
-            def delivered() -> int:
-                return len(sink.received)
+        def delivered() -> int:
+            return len(sink.received)
 
+        worker.start()
+        restarted = False
+        for mark in KILLS_AT:
+            if not restarted and mark > REDIS_RESTART_AT:
+                _wait_for(lambda: delivered() >= REDIS_RESTART_AT, 90, resend_pending_once)
+                redis.stop()  # the queued tasks are gone with it
+                redis.start()
+                restarted = True
+            _wait_for(lambda mark=mark: delivered() >= mark, 90, resend_pending_once)
+            assert not worker.exited, (tmp_path / "worker.log").read_text()[-3000:]
+            print(f"kill at {delivered()} delivered, {time.monotonic() - started:.0f} s")
+            worker.kill()
+            in_flight_at_kill |= set(
+                Notification.objects.filter(state=NotificationState.SENDING).values_list("pk", flat=True)
+            )
+            assert delivered() < TOTAL, "the kill should fall mid-batch"
             worker.start()
-            restarted = False
-            for mark in KILLS_AT:
-                if not restarted and mark > REDIS_RESTART_AT:
-                    _wait_for(lambda: delivered() >= REDIS_RESTART_AT, 90, resend_pending_once)
-                    redis.restart()  # the queued tasks are gone with it
-                    restarted = True
-                _wait_for(lambda mark=mark: delivered() >= mark, 90, resend_pending_once)
-                assert not worker.exited, (tmp_path / "worker.log").read_text()[-3000:]
-                print(f"kill at {delivered()} delivered, {time.monotonic() - started:.0f} s")
-                worker.kill()
-                in_flight_at_kill |= set(
-                    Notification.objects.filter(state=NotificationState.SENDING).values_list("pk", flat=True)
-                )
-                assert delivered() < TOTAL, "the kill should fall mid-batch"
-                worker.start()
-            assert restarted
-            assert resend_until_all_sent(timeout=150), "not every notification was delivered"
+        assert restarted
+        assert resend_until_all_sent(timeout=150), "not every notification was delivered"
     finally:
         worker.kill()
 

@@ -14,7 +14,8 @@ from notifications.models import Notification
 from notifications.planner import recipients_for
 from sla.loadtest import clocks_fall_due, open_tickets_load
 from sla.models import TicketClock
-from tests.processes import Redis, child_env, kill_group, manage, start
+from tests.processes import child_env, kill_group, manage, start
+from tests.support import Redis
 from tickets.models import EventKind, Ticket, TicketEvent
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -110,7 +110,7 @@ class Command(BaseCommand):
         """The sweep's claiming UPDATE alone, rolled back."""
         table = connection.ops.quote_name(TicketClock._meta.db_table)
         sql = (
-            f"UPDATE {table} SET breached_at = %s WHERE state = 'running' AND breached_at IS NULL "  # noqa: S608
+            f"UPDATE {table} SET breached_at = %s WHERE state = 'running' AND breached_at IS NULL "  # noqa: S608  # nosec B608 (a fixed statement with the model's quoted table name; values are parameters)
             "AND due_at IS NOT NULL AND due_at <= %s RETURNING id"
         )
         now = connection.ops.adapt_datetimefield_value(timezone.now())

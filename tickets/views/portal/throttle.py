@@ -15,6 +15,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 
+from helpdesk.network import client_ip
+
 logger = logging.getLogger(__name__)
 
 
@@ -29,17 +31,6 @@ class Throttle:
 TICKETS = Throttle("tickets")
 LINKS = Throttle("links")
 LOGINS = Throttle("logins")
-
-
-def client_ip(request: HttpRequest) -> str:
-    """The client's address: REMOTE_ADDR, or the address the one trusted proxy appended."""
-    if settings.TRUST_X_FORWARDED_FOR:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
-        try:
-            return str(ipaddress.ip_address(forwarded))
-        except ValueError:
-            pass
-    return str(request.META.get("REMOTE_ADDR") or "0.0.0.0")  # noqa: S104 (a key, not a bind address)
 
 
 def _network(ip: str) -> str:

@@ -3,7 +3,6 @@ ticket's page with its reply, close and rating forms (signed in, or through a se
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.conf import settings
@@ -14,18 +13,18 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
-from django.utils.html import linebreaks
-from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
-from accounts.services import end_user_get_or_create
+from accounts.services import guest_requester_get_or_create
+from helpdesk.network import client_ip
 from tickets.attachments import files_removed_on_error
 from tickets.exceptions import ActionNotAllowed, InvalidInput, InvalidTransition, TicketActionError
 from tickets.forms.portal import RateForm, ReplyForm, StatusCheckForm, TicketOpenForm
 from tickets.models import EntryKind, HelpTopic, Status, ThreadEntry, Ticket, TicketSource, TicketState
 from tickets.permissions import requester_may_write
+from tickets.sanitize import entry_html
 from tickets.selectors import thread_entries_for_user, ticket_find_for_address, tickets_visible_to
 from tickets.services import (
     access_link_send,
@@ -42,14 +41,13 @@ from tickets.views.portal.access import (
     end_user_required,
     render_for,
 )
-from tickets.views.portal.throttle import LINKS, TICKETS, client_ip, throttle_message, throttle_wait
+from tickets.views.portal.throttle import LINKS, TICKETS, throttle_message, throttle_wait
 
 # End users read messages and responses; notes and events never reach the portal, whoever
 # the person behind a link turns out to be.
 PUBLIC_KINDS = (EntryKind.MESSAGE, EntryKind.RESPONSE)
 PAGE_SIZE = 20
 CLOSED_STATES = (TicketState.RESOLVED, TicketState.CLOSED)
-CID_SRC = re.compile(r'src="cid:([^"]+)"')
 OPENED_KEY = "portal_opened"
 
 
@@ -104,7 +102,7 @@ def _open(request: HttpRequest, user: User | None, data: dict[str, Any]) -> Tick
     # One transaction: a guest's new user row goes if the ticket cannot be made, and the
     # ticket's files go if the transaction does not commit.
     with files_removed_on_error(), transaction.atomic():
-        requester = user or end_user_get_or_create(email=data["email"], name=data["name"], phone=data["phone"])
+        requester = user or guest_requester_get_or_create(email=data["email"], name=data["name"], phone=data["phone"])
         if not requester.is_active:
             raise InvalidInput("email", "Tickets from this address are not accepted. Contact the help desk.")
         return ticket_create(
@@ -197,20 +195,6 @@ def _search(query: str) -> Q:
 # ---------------------------------------------------------------- a ticket
 
 
-def _entry_html(entry: ThreadEntry, access: Access) -> SafeString:
-    """The entry's sanitised HTML (inline images pointed at their attachment), or its text."""
-    if not entry.body_html:
-        return SafeString(linebreaks(entry.body, autoescape=True))
-    by_cid = {a.content_id.strip("<>"): a.pk for a in entry.attachments.all() if a.content_id}
-
-    def inline(match: re.Match[str]) -> str:
-        pk = by_cid.get(match.group(1))
-        return f'src="{access.attachment_url(pk)}"' if pk else 'src=""'
-
-    # body_html was cleaned by the sanitiser when it was stored: only the cid references change.
-    return mark_safe(CID_SRC.sub(inline, entry.body_html))  # noqa: S308
-
-
 def ticket_page(
     request: HttpRequest,
     access: Access,
@@ -225,7 +209,7 @@ def ticket_page(
     ticket, person = access.ticket, access.person
     entries = list(thread_entries_for_user(ticket=ticket, user=person).filter(kind__in=PUBLIC_KINDS))
     for entry in entries:
-        entry.html = _entry_html(entry, access)  # type: ignore[attr-defined]
+        entry.html = entry_html(entry, access.attachment_url)  # type: ignore[attr-defined]
         entry.links = [(a, access.attachment_url(a.pk)) for a in entry.attachments.all()]  # type: ignore[attr-defined]
     merged = ticket.merged_into_id is not None
     may_write = not merged and (access.is_requester or requester_may_write(person, ticket))

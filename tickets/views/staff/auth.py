@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -15,6 +16,7 @@ from accounts.forms import AgentAuthenticationForm
 from accounts.services import agent_profile_update
 from tickets.exceptions import InvalidInput
 from tickets.forms.staff import ProfileForm, StaffPasswordResetForm, form_error_from
+from tickets.views.portal.throttle import LINKS, throttle_message, throttle_wait
 from tickets.views.staff.base import agent, agent_required
 
 # Sign-in attempts allowed per client address and per account address.
@@ -55,11 +57,23 @@ class LogoutView(auth_views.LogoutView):
 
 
 class PasswordResetView(auth_views.PasswordResetView):
+    """The mailed link is built on SITE_URL, never on the request's Host header: a forged Host
+    would otherwise send the agent's reset token to the forger's site. Requests are throttled
+    like the portal's (per address and per client IP): the page cannot be used to flood a mailbox."""
+
     form_class = StaffPasswordResetForm
     template_name = "staff/password_reset_form.html"
     email_template_name = "staff/password_reset_email.txt"
     subject_template_name = "staff/password_reset_subject.txt"
     success_url = reverse_lazy("staff:password_reset_done")
+
+    def form_valid(self, form: StaffPasswordResetForm) -> HttpResponse:  # type: ignore[override]
+        wait = throttle_wait(self.request, LINKS, address=form.cleaned_data["email"].strip().lower())
+        if wait:
+            form.add_error(None, throttle_message(wait))
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        self.extra_email_context = {"site_url": settings.SITE_URL}
+        return super().form_valid(form)  # type: ignore[no-any-return]
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):

@@ -17,6 +17,7 @@ from django import forms
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -44,6 +45,7 @@ from tickets.forms.staff import (
 from tickets.locks import ticket_lock_acquire, ticket_lock_release, ticket_lock_state
 from tickets.models import Attachment, CannedResponse, EntryKind, EventKind, ThreadEntry, Ticket, TicketEvent
 from tickets.permissions import ticket_allows
+from tickets.sanitize import entry_html
 from tickets.selectors import (
     thread_entries_for_user,
     ticket_events_for_agent,
@@ -76,6 +78,8 @@ def event_text(event: TicketEvent) -> str:
         return f"Assigned to {new}" + (f" (was {old})" if old else "") if new else f"Unassigned (was {old})"
     if kind == EventKind.TRANSFERRED:
         return f"Transferred from {old} to {new}"
+    if kind == EventKind.RATED:
+        return f"Rated the help {new} out of 5" + (f": “{data['comment']}”" if data.get("comment") else "")
     if kind == EventKind.DUE_OVERRIDDEN:
         return f"Due date set to {_when(new)}" + (f" (was {_when(old)})" if old else "") + f": {data.get('reason', '')}"
     if kind in (EventKind.OVERDUE, EventKind.SLA_WARNING, EventKind.SLA_MET, EventKind.SLA_STARTED,
@@ -160,6 +164,10 @@ def _page(
     ref = ref or reference_data()
     canned = canned if canned is not None else _canned(me, ticket)
     entries = list(thread_entries_for_user(ticket=ticket, user=me))
+    for entry in entries:
+        entry.html = entry_html(  # type: ignore[attr-defined]
+            entry, lambda pk: reverse("staff:attachment", kwargs={"number": ticket.number, "pk": pk})
+        )
     events = [e for e in ticket_events_for_agent(ticket=ticket) if e.kind not in SHOWN_AS_ENTRIES]
     for event in events:
         event.text = event_text(event)  # type: ignore[attr-defined]
