@@ -177,3 +177,31 @@ def test_a_page_whose_database_connection_is_lost_answers_503_asking_to_try_agai
     monkeypatch.setattr(portal_views, "render_for", lambda *a, **k: 1 / 0)
     client.raise_request_exception = False
     assert client.get("/").status_code == 500
+
+
+@pytest.mark.django_db
+def test_a_session_saved_over_a_lost_connection_is_saved_again_not_answered_400(monkeypatch) -> None:
+    from django.contrib.sessions.models import Session
+    from django.db import OperationalError
+
+    from helpdesk import sessions
+
+    store = sessions.SessionStore()
+    store["opened"] = {"number": 1}
+    store.save(must_create=True)
+    real_save = Session.save
+    lost = {"times": 1}
+
+    def save_over_a_lost_connection(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if lost["times"]:
+            lost["times"] -= 1
+            raise OperationalError("terminating connection due to administrator command")
+        return real_save(self, *args, **kwargs)
+
+    closed = []
+    monkeypatch.setattr(Session, "save", save_over_a_lost_connection)
+    monkeypatch.setattr(sessions, "connections", {"default": type("C", (), {"close": lambda self: closed.append(1)})()})
+    store["opened"] = {"number": 2}
+    store.save()
+    assert closed == [1]
+    assert Session.objects.get(session_key=store.session_key).get_decoded()["opened"] == {"number": 2}
