@@ -21,7 +21,6 @@ from tests.processes import (
     child_env,
     delivered_copies,
     resend_pending_once,
-    resend_until_all_sent,
 )
 from tests.support import Redis
 
@@ -35,15 +34,35 @@ CONCURRENCY = 2
 RESEND_EVERY = 3.0
 
 
-def _wait_for(condition: Callable[[], bool], timeout: float, resend: Callable[[], None]) -> None:
-    deadline = time.monotonic() + timeout
-    next_resend = time.monotonic() + RESEND_EVERY
-    while not condition():
-        assert time.monotonic() < deadline, "no progress: delivery stalled"
-        if time.monotonic() >= next_resend:
-            resend()
-            next_resend = time.monotonic() + RESEND_EVERY
-        time.sleep(0.02)
+class Supervisor:
+    """What runs the worker in production (compose's `restart: unless-stopped`): a worker that
+    exits on its own is started again. Celery's worker can exit when the broker goes away
+    while it acknowledges a task (kombu: "Unrecoverable error: AttributeError ... hostname")."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.restarts = 0
+        # Rows being sent when the worker exited: like a kill, a crash after the SMTP server
+        # accepted one of them may send it twice.
+        self.in_flight_at_exit: set[int] = set()
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float) -> None:
+        """Until `condition`, running the outbox resender every RESEND_EVERY seconds (as beat
+        would) and restarting the worker if it exited."""
+        deadline = time.monotonic() + timeout
+        next_resend = time.monotonic() + RESEND_EVERY
+        while not condition():
+            assert time.monotonic() < deadline, "no progress: delivery stalled"
+            if self.worker.exited:
+                self.restarts += 1
+                self.in_flight_at_exit |= set(
+                    Notification.objects.filter(state=NotificationState.SENDING).values_list("pk", flat=True)
+                )
+                self.worker.start()
+            if time.monotonic() >= next_resend:
+                resend_pending_once()
+                next_resend = time.monotonic() + RESEND_EVERY
+            time.sleep(0.02)
 
 
 def test_a_thousand_notifications_survive_three_worker_kills_and_a_redis_restart(
@@ -81,16 +100,16 @@ def test_a_thousand_notifications_survive_three_worker_kills_and_a_redis_restart
         def delivered() -> int:
             return len(sink.received)
 
+        supervisor = Supervisor(worker)
         worker.start()
         restarted = False
         for mark in KILLS_AT:
             if not restarted and mark > REDIS_RESTART_AT:
-                _wait_for(lambda: delivered() >= REDIS_RESTART_AT, 90, resend_pending_once)
+                supervisor.wait_for(lambda: delivered() >= REDIS_RESTART_AT, 90)
                 redis.stop()  # the queued tasks are gone with it
                 redis.start()
                 restarted = True
-            _wait_for(lambda mark=mark: delivered() >= mark, 90, resend_pending_once)
-            assert not worker.exited, (tmp_path / "worker.log").read_text()[-3000:]
+            supervisor.wait_for(lambda mark=mark: delivered() >= mark, 90)
             print(f"kill at {delivered()} delivered, {time.monotonic() - started:.0f} s")
             worker.kill()
             in_flight_at_kill |= set(
@@ -99,7 +118,8 @@ def test_a_thousand_notifications_survive_three_worker_kills_and_a_redis_restart
             assert delivered() < TOTAL, "the kill should fall mid-batch"
             worker.start()
         assert restarted
-        assert resend_until_all_sent(timeout=150), "not every notification was delivered"
+        unsent = Notification.objects.exclude(state=NotificationState.SENT)
+        supervisor.wait_for(lambda: not unsent.exists(), 150)
     finally:
         worker.kill()
 
@@ -113,11 +133,11 @@ def test_a_thousand_notifications_survive_three_worker_kills_and_a_redis_restart
     duplicated = {rows[mid] for mid, n in copies.items() if n > 1}
     duplicates = sum(n - 1 for n in copies.values())
     # A second copy only of what was being sent when a kill fell; at most one per pool process.
-    assert duplicated <= in_flight_at_kill
-    assert duplicates <= len(KILLS_AT) * CONCURRENCY
+    assert duplicated <= in_flight_at_kill | supervisor.in_flight_at_exit
+    assert duplicates <= (len(KILLS_AT) + supervisor.restarts) * CONCURRENCY
     assert len(sink.received) == TOTAL + duplicates
     print(
         f"\nnotifications: {TOTAL} queued, {len(sink.received)} SMTP deliveries, {len(KILLS_AT)} worker kills, "
-        f"1 Redis restart, {len(in_flight_at_kill)} in flight at a kill, {duplicates} duplicates, 0 lost, "
+        f"1 Redis restart ({supervisor.restarts} worker exits on it, restarted), {len(in_flight_at_kill)} in flight at a kill, {duplicates} duplicates, 0 lost, "
         f"{time.monotonic() - started:.0f} s"
     )
