@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import authenticate
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Model, Prefetch, QuerySet
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
@@ -37,6 +37,7 @@ from api.selectors import TICKET_RELATED, tickets_for_api
 from api.throttles import LoginAddressThrottle, LoginEmailThrottle
 from helpdesk.network import client_ip
 from tickets import services as ticket_services
+from tickets.attachments import files_removed_on_error
 from tickets.exceptions import StaleTicket
 from tickets.models import Attachment, Department, EntryKind, HelpTopic, Priority, Status, Ticket
 from tickets.selectors import thread_entries_for_user, ticket_events_for_agent, ticket_get_for_user
@@ -104,6 +105,17 @@ def _ticket_for_output(pk: int) -> Ticket:
     return Ticket.objects.select_related(*TICKET_RELATED).get(pk=pk)
 
 
+def _created_ticket_out(pk: int) -> dict[str, Any]:
+    """The answer for a ticket just committed. Reading it back is tried again on a fresh
+    connection if the first one was lost: a client told 503 would send the ticket again and
+    open it twice."""
+    try:
+        return dict(s.TicketOut(_ticket_for_output(pk)).data)
+    except (OperationalError, InterfaceError):
+        connection.close()
+        return dict(s.TicketOut(_ticket_for_output(pk)).data)
+
+
 ThreadItem = PolymorphicProxySerializer(
     component_name="ThreadItem",
     serializers={"entry": s.EntryOut, "event": s.EventOut},
@@ -145,7 +157,7 @@ class TicketViewSet(viewsets.GenericViewSet):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         uploads = s.uploads_from(v.get("attachments", []))
-        with transaction.atomic():
+        with files_removed_on_error(), transaction.atomic():
             if user.is_agent:
                 requester = end_user_get_or_create(email=v["requester"]["email"], name=v["requester"]["name"])
                 actor: User | None = user
@@ -166,7 +178,7 @@ class TicketViewSet(viewsets.GenericViewSet):
                 uploads=uploads,
                 ip_address=client_ip(request),
             )
-        return Response(s.TicketOut(_ticket_for_output(ticket.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(_created_ticket_out(ticket.pk), status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, number: str) -> Response:
         return Response(s.TicketOut(self._ticket()).data)

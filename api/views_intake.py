@@ -29,6 +29,7 @@ from api.models import ApiKey
 from api.services import IntakeTicket, api_key_touch, intake_ticket_create
 from api.throttles import parse_rate
 from helpdesk.network import client_ip
+from tickets.attachments import files_removed_on_error
 from tickets.exceptions import InvalidInput, StaleTicket, TicketActionError
 
 logger = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ def _committed(create: Callable[[], int]) -> int:
     committed = threading.Event()
     number = 0
     try:
-        with transaction.atomic():
+        with files_removed_on_error(), transaction.atomic():
             transaction.on_commit(committed.set)
             number = create()
     except Exception:

@@ -47,7 +47,7 @@ from inbound.parse import (
 from notifications.models import Notification
 from notifications.services import message_id_domain, message_id_ticket_number
 from tickets import services as ticket_services
-from tickets.attachments import Upload, attachment_check
+from tickets.attachments import Upload, attachment_check, files_removed_on_error
 from tickets.exceptions import ActionNotAllowed, InvalidInput, InvalidTransition
 from tickets.models import Department, ThreadEntry, Ticket, TicketSource
 from tickets.permissions import requester_may_write
@@ -99,7 +99,7 @@ def email_ingest(*, raw: bytes, mailbox: Mailbox | None = None, via: str = "pipe
         reason=error,
     )
     try:
-        with transaction.atomic():
+        with files_removed_on_error(), transaction.atomic():
             if parsed is None:
                 logger.warning("incoming message %s rejected: %s", message_id, error)
                 result = _finish(record, IngestResult(outcome=Outcome.REJECTED, reason=error))

@@ -55,12 +55,21 @@ def message_id_domain() -> str:
     return address or "helpdesk.local"
 
 
-def message_id_for(ticket: Ticket) -> str:
+def message_id_for(ticket: Ticket, notification_id: int | None = None) -> str:
     """A Message-ID the help desk recognises as its own: it names the ticket and is signed,
-    so that a forged header cannot steer a reply into another ticket."""
-    nonce = secrets.token_hex(8)
+    so that a forged header cannot steer a reply into another ticket.
+
+    For a notification it is derived from the row: sent again after a crash between the SMTP
+    server accepting it and the row being marked sent, the copy carries the same Message-ID,
+    so that mail systems (and the recipient's client) can tell it is the same message."""
+    nonce = secrets.token_hex(8) if notification_id is None else _notification_nonce(notification_id)
     tag = hmac.new(settings.SECRET_KEY.encode(), f"{ticket.number}.{nonce}".encode(), hashlib.sha256).hexdigest()[:16]
     return f"<hd.{ticket.number}.{nonce}.{tag}@{message_id_domain()}>"
+
+
+def _notification_nonce(notification_id: int) -> str:
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"notification.{notification_id}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:16]
 
 
 def message_id_ticket_number(message_id: str) -> int | None:
@@ -140,9 +149,10 @@ def _build(notification: Notification) -> EmailMultiAlternatives:
         if references:
             headers["In-Reply-To"] = references[-1]
             headers["References"] = " ".join(references)
-        notification.message_id = notification.message_id or message_id_for(ticket)
+        notification.message_id = notification.message_id or message_id_for(ticket, notification.pk)
     else:
-        notification.message_id = notification.message_id or f"<hd.0.{secrets.token_hex(8)}@{message_id_domain()}>"
+        nonce = _notification_nonce(notification.pk)
+        notification.message_id = notification.message_id or f"<hd.0.{nonce}@{message_id_domain()}>"
     headers["Message-ID"] = notification.message_id
     if notification.kind not in PERSONAL_KINDS:
         headers["Auto-Submitted"] = "auto-generated"
@@ -227,11 +237,15 @@ def notifications_requeue(*, now: datetime | None = None) -> list[int]:
     Notification.objects.filter(state=NotificationState.SENDING, claimed_at__lt=now - stuck_after).update(
         state=NotificationState.PENDING, next_attempt_at=now - grace
     )
-    return list(
+    ids = list(
         Notification.objects.filter(state=NotificationState.PENDING, next_attempt_at__lte=now - grace)
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:5000]
     )
+    # Each row is enqueued again at most once per grace period: behind a long backlog a row
+    # still waiting in the queue is not enqueued over and over by every run.
+    Notification.objects.filter(pk__in=ids, state=NotificationState.PENDING).update(next_attempt_at=now)
+    return ids
 
 
 def notification_retry(*, notification: Notification, actor: User) -> Notification:

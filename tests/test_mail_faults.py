@@ -8,24 +8,18 @@ the row being marked sent, and the duplicates are counted.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
 from notifications.models import Notification, NotificationState
-from notifications.tasks import resend_pending
 from tests import mailkit
 from tests.factories import ticket_open
+from tests.processes import Worker, child_env, delivered_copies, resend_until_all_sent
 from tests.support import Redis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,61 +40,24 @@ def sink() -> Iterator[mailkit.SmtpSink]:
         yield server
 
 
-class Worker:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "-c", str(CONCURRENCY), "-l", "warning",
-             "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-
-    def kill(self) -> None:
-        """kill -9, the worker and its pool processes at once."""
-        if self.process is not None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-            self.process = None
-
-
 @pytest.fixture
 def worker(redis: Redis, sink: mailkit.SmtpSink, tmp_path: Path) -> Iterator[Worker]:
-    name = connection.settings_dict["NAME"]
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-    env.update(
-        DEBUG="true",
-        DATABASE_URL=os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}",
+    env = child_env(
+        tmp_path / "media",
         REDIS_URL=redis.url,
         EMAIL_URL=f"smtp://127.0.0.1:{sink.port}",
-        MEDIA_ROOT=str(tmp_path / "media"),
-        CELERY_TASK_ALWAYS_EAGER="false",
         NOTIFICATION_STUCK_SECONDS="3",
         NOTIFICATION_RESEND_GRACE_SECONDS="1",
     )
-    process = Worker(env)
+    process = Worker(env, concurrency=CONCURRENCY)
     process.start()
     yield process
     process.kill()
 
 
-def _resend_until_all_sent(timeout: float) -> None:
-    """What beat does every minute, every second: the resender re-enqueues lost rows."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not Notification.objects.exclude(state=NotificationState.SENT).exists():
-            return
-        # While the broker is down this fails: try again next second.
-        with contextlib.suppress(Exception):
-            resend_pending.apply_async(retry=False)
-        time.sleep(1)
-
-
 def _delivery_report(sink: mailkit.SmtpSink) -> tuple[int, int]:
     """(rows, duplicates): every sent row must be at the SMTP server at least once."""
-    ids = Counter(str(message_from_bytes(r.data, policy=policy.default)["Message-ID"]) for r in sink.received)
+    ids = Counter(delivered_copies([r.data for r in sink.received]))
     rows = list(Notification.objects.values_list("message_id", "state"))
     assert all(state == NotificationState.SENT for _, state in rows), Counter(s for _, s in rows)
     missing = [mid for mid, _ in rows if ids[mid] == 0]
@@ -121,7 +78,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(broker, worker, sink, karen, jo
     at_kill = len(sink.received)
     assert at_kill < total, "the kill should fall mid-batch"
     worker.start()
-    _resend_until_all_sent(timeout=150)
+    resend_until_all_sent(timeout=150)
 
     rows, duplicates = _delivery_report(sink)
     print(f"\nworker killed after {at_kill}/{rows} delivered; duplicates after restart: {duplicates}")
@@ -138,7 +95,7 @@ def test_redis_gone_for_a_moment_loses_nothing(broker, worker, redis, sink, kare
         ticket_open(karen, subject=f"During {i}")
     time.sleep(2)
     redis.start()
-    _resend_until_all_sent(timeout=150)
+    resend_until_all_sent(timeout=150)
 
     rows, duplicates = _delivery_report(sink)
     print(f"\nRedis down for a moment: {rows} notifications delivered, {duplicates} duplicates")

@@ -20,6 +20,7 @@ from inbound.tasks import fetch_mailboxes
 from notifications.models import Notification
 from tests import mailkit
 from tests.factories import ticket_open
+from tests.processes import child_env
 from tests.support import need
 from tickets.models import EntryKind, Ticket
 
@@ -202,15 +203,6 @@ def test_the_seed_story_karens_emailed_answer_lands_in_the_thread(
 # ---------------------------------------------------------------- real processes (PostgreSQL)
 
 
-def _child_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    name = connection.settings_dict["NAME"]
-    url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-    env.update(DEBUG="true", DATABASE_URL=url, MEDIA_ROOT=str(tmp_path / "media"), CELERY_TASK_ALWAYS_EAGER="false")
-    env.update(extra)
-    return env
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_fetcher_killed_mid_fetch_loses_and_duplicates_nothing(dovecot, mailbox, seed, tmp_path) -> None:
@@ -218,7 +210,7 @@ def test_a_fetcher_killed_mid_fetch_loses_and_duplicates_nothing(dovecot, mailbo
         pytest.skip("a second process shares the database on PostgreSQL")
     total = 300
     dovecot.deliver("desk", *[mailkit.plain(f"p{i}@example.org", f"Outage report {i}", "x") for i in range(total)])
-    env = _child_env(tmp_path, INBOUND_LEASE_SECONDS="1", REDIS_URL="")
+    env = child_env(tmp_path / "media", INBOUND_LEASE_SECONDS="1", REDIS_URL="")
     child = subprocess.Popen(
         [sys.executable, "manage.py", "fetch_mail"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
@@ -271,8 +263,8 @@ def test_bench_inbound_rate_through_imap(dovecot, mailbox, karen, tmp_path) -> N
     client.logout()
 
     # As in production: DEBUG off (no query log kept in memory).
-    env = _child_env(
-        tmp_path,
+    env = child_env(
+        tmp_path / "media",
         INBOUND_FETCH_MAX=str(count),
         DEBUG="false",
         SECRET_KEY="bench-only-secret-key-0123456789abcdefghijklmnop",

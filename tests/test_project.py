@@ -157,3 +157,51 @@ def test_an_end_user_cannot_sign_in_to_the_staff_panel(client, karen) -> None:
 def test_the_favicon_is_served_from_static_files(client) -> None:
     response = client.get("/favicon.ico")
     assert response.status_code == 301 and response["Location"].endswith("favicon.svg")
+
+
+@pytest.mark.django_db
+def test_a_page_whose_database_connection_is_lost_answers_503_asking_to_try_again(client, monkeypatch) -> None:
+    from django.db import OperationalError
+
+    from tickets.views.portal import tickets as portal_views
+
+    def lost(*args: object, **kwargs: object) -> None:
+        raise OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setattr(portal_views, "render_for", lost)
+    response = client.get("/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert "Try again in a moment" in response.content.decode()
+    # Anything else is still a server error, not a "try again".
+    monkeypatch.setattr(portal_views, "render_for", lambda *a, **k: 1 / 0)
+    client.raise_request_exception = False
+    assert client.get("/").status_code == 500
+
+
+@pytest.mark.django_db
+def test_a_session_saved_over_a_lost_connection_is_saved_again_not_answered_400(monkeypatch) -> None:
+    from django.contrib.sessions.models import Session
+    from django.db import OperationalError
+
+    from helpdesk import sessions
+
+    store = sessions.SessionStore()
+    store["opened"] = {"number": 1}
+    store.save(must_create=True)
+    real_save = Session.save
+    lost = {"times": 1}
+
+    def save_over_a_lost_connection(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if lost["times"]:
+            lost["times"] -= 1
+            raise OperationalError("terminating connection due to administrator command")
+        return real_save(self, *args, **kwargs)
+
+    closed = []
+    monkeypatch.setattr(Session, "save", save_over_a_lost_connection)
+    monkeypatch.setattr(sessions, "connections", {"default": type("C", (), {"close": lambda self: closed.append(1)})()})
+    store["opened"] = {"number": 2}
+    store.save()
+    assert closed == [1]
+    assert Session.objects.get(session_key=store.session_key).get_decoded()["opened"] == {"number": 2}

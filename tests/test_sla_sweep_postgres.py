@@ -28,6 +28,7 @@ from sla.loadtest import clocks_fall_due, open_tickets_load
 from sla.models import ClockState, SLAPlan, TicketClock
 from sla.services import SweepResult, sla_sweep
 from tests.factories import ticket_open
+from tests.processes import database_url
 from tests.support import free_port, need, port_open
 from tickets import services
 from tickets.models import EventKind, Ticket, TicketEvent
@@ -176,15 +177,11 @@ def redis_url() -> str:
 @pytest.fixture
 def celery_worker(redis_url: str, smtp_server: tuple[int, Inbox]) -> Iterator[subprocess.Popen[bytes]]:
     """`celery -A helpdesk worker` on Redis and on this test's database, mailing to the test SMTP server."""
-    db = connection.settings_dict
-    database_url = (
-        f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    )
     with celery_app.connection_for_write(redis_url) as conn:
         conn.default_channel.queue_purge("celery")
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("PYTEST_CURRENT_TEST", "TESTING")},
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": database_url(),
         "REDIS_URL": redis_url,
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp_server[0]}",

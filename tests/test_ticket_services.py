@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import time_machine
 from django.core import mail
+from django.db import transaction
 
 from accounts.models import User
 from notifications.models import Notification, NotificationKind
 from sla.models import ClockState, ClockTarget
 from tests.factories import EndUserFactory, ticket_open
 from tickets import services
-from tickets.attachments import Upload
+from tickets.attachments import Upload, files_removed_on_error
 from tickets.exceptions import ActionNotAllowed, InvalidInput, InvalidTransition, StaleTicket
 from tickets.models import Attachment, EntryKind, EventKind, Status, Ticket, TicketState
 from tickets.selectors import thread_entries_for_user, tickets_visible_to
@@ -127,6 +129,34 @@ def test_a_failure_after_files_were_written_leaves_no_file_behind(karen, monkeyp
     assert not Ticket.objects.exists()
     media = settings.MEDIA_ROOT
     assert not any(p.is_file() for p in media.rglob("*")) if media.exists() else True
+
+
+def test_files_written_inside_a_larger_transaction_go_when_it_fails_after_the_ticket_was_made(karen, settings) -> None:
+    # A guest's account and their ticket, an incoming message and its record: one transaction
+    # around the ticket service, failing after the service itself succeeded.
+    with pytest.raises(RuntimeError), files_removed_on_error(), transaction.atomic():
+        ticket = ticket_open(karen, uploads=[Upload("a.png", PNG), Upload("b.png", PNG)])
+        stored = [Path(a.file.path) for a in Attachment.objects.filter(entry__ticket=ticket)]
+        assert len(stored) == 2 and all(path.exists() for path in stored)
+        raise RuntimeError("the commit failed: the connection was lost")
+    assert not Ticket.objects.exists()
+    assert not any(path.exists() for path in stored)
+
+
+def test_a_failed_change_inside_a_larger_transaction_removes_its_own_files_at_once(
+    karen, monkeypatch, settings
+) -> None:
+    def fail(**kwargs):
+        raise RuntimeError("database went away")
+
+    with files_removed_on_error(), transaction.atomic():
+        kept = ticket_open(karen, uploads=[Upload("kept.png", PNG)])
+        monkeypatch.setattr(services.clocks, "clocks_start", fail)
+        with pytest.raises(RuntimeError), transaction.atomic():
+            ticket_open(karen, uploads=[Upload("a.png", PNG)])
+    assert Ticket.objects.get() == kept
+    on_disk = [p for p in settings.MEDIA_ROOT.rglob("*") if p.is_file()]
+    assert on_disk == [Path(Attachment.objects.get().file.path)]
 
 
 def test_a_topic_with_an_agent_assigns_new_tickets_to_them(karen, john, report_a_problem) -> None:

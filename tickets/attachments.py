@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import unicodedata
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -106,20 +107,42 @@ class StoredFiles:
     def __init__(self) -> None:
         self.names: list[str] = []
 
-    def remove_all(self) -> None:
-        for name in self.names:
+    def remove_all(self, start: int = 0) -> None:
+        """Remove the files written since the `start`-th."""
+        for name in self.names[start:]:
             with contextlib.suppress(OSError):
                 default_storage.delete(name)
+        del self.names[start:]
+
+
+_stored_files: ContextVar[StoredFiles | None] = ContextVar("stored_files", default=None)
 
 
 @contextlib.contextmanager
 def files_removed_on_error() -> Iterator[StoredFiles]:
+    """The files written in the block are removed if it fails.
+
+    Nested, the outermost block keeps the files until it ends: a change made inside a larger
+    transaction (a guest's account and their ticket, an incoming message and its record)
+    leaves no file behind when that transaction fails after the change itself succeeded."""
+    outer = _stored_files.get()
+    if outer is not None:
+        start = len(outer.names)
+        try:
+            yield outer
+        except BaseException:
+            outer.remove_all(start)
+            raise
+        return
     stored = StoredFiles()
+    token = _stored_files.set(stored)
     try:
         yield stored
     except BaseException:
         stored.remove_all()
         raise
+    finally:
+        _stored_files.reset(token)
 
 
 def attachments_save(*, entry: ThreadEntry, uploads: list[Upload], stored: StoredFiles) -> list[Attachment]:

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from accounts.services import guest_requester_get_or_create
 from helpdesk.network import client_ip
+from tickets.attachments import files_removed_on_error
 from tickets.exceptions import ActionNotAllowed, InvalidInput, InvalidTransition, TicketActionError
 from tickets.forms.portal import RateForm, ReplyForm, StatusCheckForm, TicketOpenForm
 from tickets.models import EntryKind, HelpTopic, Status, ThreadEntry, Ticket, TicketSource, TicketState
@@ -98,8 +99,9 @@ def _topic_from_query(request: HttpRequest) -> int | None:
 
 
 def _open(request: HttpRequest, user: User | None, data: dict[str, Any]) -> Ticket:
-    # One transaction: a guest's new user row goes if the ticket cannot be made.
-    with transaction.atomic():
+    # One transaction: a guest's new user row goes if the ticket cannot be made, and the
+    # ticket's files go if the transaction does not commit.
+    with files_removed_on_error(), transaction.atomic():
         requester = user or guest_requester_get_or_create(email=data["email"], name=data["name"], phone=data["phone"])
         if not requester.is_active:
             raise InvalidInput("email", "Tickets from this address are not accepted. Contact the help desk.")
