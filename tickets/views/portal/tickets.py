@@ -96,7 +96,7 @@ def ticket_open(request: HttpRequest) -> HttpResponse:
 
 def _topic_from_query(request: HttpRequest) -> int | None:
     topic = request.GET.get("topic", "")
-    return int(topic) if topic.isdigit() and len(topic) < 10 else None
+    return int(topic) if topic.isdecimal() and len(topic) < 10 else None  # not isdigit: int() refuses "²"
 
 
 def _open(request: HttpRequest, user: User | None, data: dict[str, Any]) -> Ticket:
@@ -187,7 +187,7 @@ def _search(query: str) -> Q:
     public_entries = ThreadEntry.objects.filter(ticket=OuterRef("pk"), kind__in=PUBLIC_KINDS, body__icontains=query)
     match = Q(subject__icontains=query) | Q(Exists(public_entries))
     digits = query.lstrip("#")
-    if digits.isdigit() and len(digits) < 19:
+    if digits.isdecimal() and len(digits) < 19:
         match |= Q(number=int(digits))
     return match
 
