@@ -163,7 +163,8 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     shown = request.GET.get("status", "open")
     if shown not in ("open", "closed", "all"):
         shown = "open"
-    query = request.GET.get("q", "").strip()[:100]
+    # No stored text holds a NUL, and PostgreSQL refuses one in a query: it is dropped.
+    query = request.GET.get("q", "").replace("\x00", "").strip()[:100]
     tickets = mine
     if shown == "open":
         tickets = tickets.filter(state__in=Status.ACTIVE_STATES)
