@@ -29,7 +29,7 @@ from django.http import HttpResponseBase, StreamingHttpResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from tests.security.policy import DJANGO_ADMIN_PREFIX, POLICY, Rule, rule_for
+from tests.security.policy import DJANGO_ADMIN_PREFIX, POLICY, SEES, Rule, rule_for
 from tests.security.world import MARK_NOTE, MARK_T1, MARK_T2, MARK_T3, ROLES, SIGNED_OUT, World
 
 pytestmark = pytest.mark.django_db
@@ -257,3 +257,44 @@ def test_each_role_gets_exactly_what_the_policy_declares(role: str, world: World
             matrix.client = _client_for(role, world)
     print(f"\naccess matrix: {role}: {matrix.cases} calls on {len(routes)} routes")
     assert not failures, f"{len(failures)} of {matrix.cases} calls broke the policy:\n" + "\n".join(failures)
+
+
+# ---------------------------------------------------------------- counts and lists
+
+
+@pytest.mark.parametrize("name", ["john", "jane", "viewer", "admin"])
+def test_queue_counts_dashboards_and_exports_count_only_what_the_agent_sees(client, world, name) -> None:
+    seen = {world.ticket(t).number for t in SEES[name]}
+    departments = {world.ticket(t).department.name for t in SEES[name]}
+    client.force_login(world.users[name])
+    page = client.get(reverse("staff:queue", args=["all"]))
+    counts = {q["key"]: q["count"] for q in page.context["queues"]}
+    assert counts["all"] == counts["open"] == len(seen)
+    assert {t.number for t in page.context["page"].object_list} == seen
+    board = client.get(reverse("staff:dashboard")).context["board"]
+    assert {row.department for row in board.backlog} == departments
+    assert sum(row.total for row in board.backlog) == len(seen)
+    backlog = b"".join(client.get(reverse("staff:dashboard_export", args=["backlog"])).streaming_content).decode()
+    for department in {"Support", "Online Banking"} - departments:
+        assert department not in backlog
+    export = b"".join(client.get(reverse("staff:queue_export", args=["all"])).streaming_content).decode()
+    assert {int(line.split(",")[0]) for line in export.splitlines()[1:]} == seen
+    api = client.get("/api/v1/tickets/").json()
+    assert api["count"] == len(seen) and {t["number"] for t in api["results"]} == seen
+
+
+@pytest.mark.parametrize("name", ["karen", "ken"])
+def test_my_tickets_and_the_api_count_only_the_users_own(client, world, name) -> None:
+    seen = {world.ticket(t).number for t in SEES[name]}
+    client.force_login(world.users[name])
+    page = client.get(reverse("portal:tickets"), {"status": "all"})
+    assert page.context["counts"] == {"open": len(seen), "closed": 0, "all": len(seen)}
+    assert {t.number for t in page.context["page"].object_list} == seen
+    api = client.get("/api/v1/tickets/").json()
+    assert api["count"] == len(seen) and {t["number"] for t in api["results"]} == seen
+    # A note's words find nothing; nor does another's ticket's number.
+    for q in (MARK_NOTE, str(world.t3.number), f"#{world.t3.number}"):
+        assert list(client.get(reverse("portal:tickets"), {"status": "all", "q": q}).context["page"].object_list) == []
+        assert client.get("/api/v1/tickets/", {"q": q}).json()["count"] == 0
+    thread = client.get(f"/api/v1/tickets/{world.ticket(next(iter(SEES[name]))).number}/thread/").json()
+    assert all(item["type"] == "entry" and item["kind"] != "note" for item in thread)
