@@ -59,6 +59,7 @@ NASTY = [
     "password",
     "2026-02-30",
     "9999-12-31",
+    "0001-01-01",
     "#",
     "#²",
     "@",
@@ -73,6 +74,7 @@ values = st.one_of(
     st.sampled_from(NASTY),
     st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30),
     st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    st.dates().map(str),
 )
 
 
@@ -333,3 +335,23 @@ def test_a_nul_in_the_portal_search_is_dropped(client, world) -> None:
     response = client.get(reverse("portal:tickets"), {"q": "MARK\x00", "status": "all"})
     assert response.status_code == 200
     assert world.t1.subject.encode() in response.content
+
+
+@pytest.mark.parametrize("zone", ["", "Pacific/Kiritimati", "Pacific/Pago_Pago"])
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_date_filters_at_the_ends_of_the_calendar_are_refused_with_a_message(client, world, zone, day) -> None:
+    """Midnight of 9999-12-31's next day, or of 0001-01-01 east of UTC, is no datetime: the
+    queues, their export and the SLA report answered 500."""
+    john, admin = world.users["john"], world.users["admin"]
+    User.objects.filter(pk__in=[john.pk, admin.pk]).update(time_zone=zone)
+    client.force_login(john)
+    for name in ("created_from", "created_to", "updated_from", "updated_to"):
+        page = client.get(reverse("staff:queue", args=["all"]), {name: day})
+        assert page.status_code == 400
+        assert "Enter a date between" in page.context["form"].errors[name][0]
+        export = client.get(reverse("staff:queue_export", args=["all"]), {name: day})
+        assert export.status_code == 200  # the export leaves out a filter that is not valid
+    client.force_login(admin)
+    report = client.get(reverse("adminpanel:reports"), {"start": day, "end": day, "group_by": "plan"})
+    assert report.status_code == 400
+    assert "Enter a date between" in str(report.context["form"].errors)
