@@ -604,7 +604,9 @@ DJANGO_ADMIN_PREFIX = "django-admin/"
 DJANGO_ADMIN = Rule(django_admin, note="admins only; everyone else is sent to its sign-in")
 DJANGO_ADMIN_SPECIAL: dict[str, Rule] = {
     "django-admin/autocomplete/": Rule(custom({"admin": "403"}, "login"), note="the admin asks for a field"),
-    "django-admin/r/<path:content_type_id>/<path:object_id>/": Rule(custom({"admin": "404"}, "login")),
+    "django-admin/r/<path:content_type_id>/<path:object_id>/": Rule(
+        custom({"admin": "404"}, "login"), path="/django-admin/r/999999/1/", note="no such content type"
+    ),
     "django-admin/tickets/ticket/add/": Rule(
         custom({"admin": "403"}, "login"), note="tickets are opened through the services, never added here"
     ),

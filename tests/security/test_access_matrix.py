@@ -116,8 +116,8 @@ def url_for(route: Route, rule: Rule, world: World, obj: str) -> str:
         return rule.path
     kwargs = rule.kwargs(world, obj)
     names = [m.group(2) or m.group(3) for m in CONVERTER.finditer(route.pattern)]
-    for name in names:  # the Django admin's generated routes: any object id will do
-        kwargs.setdefault(name, "tickets" if name == "app_label" else "1")
+    for name in names:  # the Django admin's generated routes: the admin's own row is one that exists
+        kwargs.setdefault(name, "tickets" if name == "app_label" else str(world.users["admin"].pk))
     if route.name:
         url = reverse(route.name, kwargs=kwargs)
     else:
