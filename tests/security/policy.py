@@ -65,10 +65,10 @@ AGENT_PERMS = {
 FILES = {
     "karen": {"t1"},
     "ken": {"t2"},
-    "john": {"t1", "t1_note", "t3"},
+    "john": {"t1", "t1_note", "t3", "t3_note"},
     "jane": {"t2"},
-    "viewer": {"t1", "t1_note", "t3"},
-    "admin": {"t1", "t1_note", "t2", "t3"},
+    "viewer": {"t1", "t1_note", "t3", "t3_note"},
+    "admin": {"t1", "t1_note", "t2", "t3", "t3_note"},
 }
 
 
@@ -98,7 +98,7 @@ def portal_ticket(role: str, method: str, obj: str) -> Outcome:
 
 def link(role: str, method: str, obj: str) -> Outcome:
     """Secret-link pages: the guest holds t3's link; everyone else tries a link that is not one."""
-    if obj == "cross":  # the guest's valid link with a file of another ticket
+    if obj in ("cross", "t3_note"):  # the guest's valid link with a file of another ticket, or of a note
         return "404"
     return "ok" if role == "guest" else "404"
 
@@ -319,11 +319,13 @@ POLICY: dict[str, Rule] = {
     },
     "t/<str:token>/attachments/<int:pk>/": Rule(
         link,
-        objects=("t3", "cross"),
-        kwargs=lambda world, obj: {"token": world.token, "pk": world.files["t1" if obj == "cross" else "t3"].pk},
+        objects=("t3", "t3_note", "cross"),
+        kwargs=lambda world, obj: {"token": world.token, "pk": world.files["t1" if obj == "cross" else obj].pk},
     ),
     "attachments/<int:pk>/": Rule(
-        download, objects=("t1", "t1_note", "t2", "t3"), kwargs=lambda world, obj: {"pk": world.files[obj].pk}
+        download,
+        objects=("t1", "t1_note", "t2", "t3", "t3_note"),
+        kwargs=lambda world, obj: {"pk": world.files[obj].pk},
     ),
     "login/": Rule(everyone(), methods=("GET", "POST"), query="?next=/tickets/"),
     "logout/": Rule(everyone(), methods=("POST",), signs_out=True),

@@ -261,6 +261,8 @@ def test_signing_in_never_sends_anyone_off_the_site(client, karen, john, target)
     assert_stays_here(_sign_in(client, reverse("staff:login"), john, target), target)
     # Already signed in: the sign-in pages send on at once.
     assert_stays_here(client.get(f"{reverse('staff:login')}?{urlencode({'next': target})}"), target)
+    client.force_login(karen)
+    assert_stays_here(client.get(f"{reverse('portal:login')}?{urlencode({'next': target})}"), target)
 
 
 @pytest.mark.parametrize("target", EVIL)

@@ -52,9 +52,9 @@ class World:
     users: dict[str, User]
     t1: Ticket  # Karen's, in Support, unassigned; a public file and a note with a file
     t2: Ticket  # Ken's, in Online Banking, assigned to Jane; a public file
-    t3: Ticket  # a guest's (Gus, no account), in Support; reached by his secret link
+    t3: Ticket  # a guest's (Gus, no account), in Support; reached by his secret link; a note with a file
     token: str  # Gus's secret link to t3
-    files: dict[str, Attachment]  # t1, t1_note, t2, t3
+    files: dict[str, Attachment]  # t1, t1_note, t2, t3, t3_note
     collaborators: dict[str, User]  # a collaborator on t1 and one on t2
     support: Department
     online_banking: Department
@@ -107,6 +107,10 @@ def world_build(*, karen: User, ken: User, john: User, jane: User, viewer: User,
     }
     t3_upload = services.ticket_add_message(ticket=t3, author=gus, body="Photo", uploads=[Upload("gus.png", PNG)])
     files["t3"] = t3_upload.attachments.get()
+    t3_note = services.ticket_add_note(
+        ticket=t3, actor=john, body=f"{MARK_NOTE} do not tell Gus", uploads=[Upload("gus-note.png", PNG)]
+    )
+    files["t3_note"] = t3_note.attachments.get()
     t3.refresh_from_db()
 
     api_key, _ = api_services.api_key_create(name="Monitoring", allowed_addresses="192.0.2.0/24")
