@@ -358,3 +358,28 @@ def test_date_filters_at_the_ends_of_the_calendar_are_refused_with_a_message(cli
     report = client.get(reverse("adminpanel:reports"), {"start": day, "end": day, "group_by": "plan"})
     assert report.status_code == 400
     assert "Enter a date between" in str(report.context["form"].errors)
+
+
+@pytest.mark.parametrize("field", ["message", "notes"])
+def test_a_nul_in_an_intake_text_is_dropped_and_the_rest_kept(client, world, field) -> None:
+    """PostgreSQL cannot store a NUL: the intake answered 500, which mail servers retry forever."""
+    from api import services as api_services
+    from tickets.models import Ticket
+
+    _, key = api_services.api_key_create(name="Monitoring", allowed_addresses="127.0.0.1")
+    payload = {"name": "Mon", "email": "mon@example.com", "subject": "Disk", "message": "Full", field: "disk\x00full"}
+    response = client.post(
+        "/api/tickets.json", json.dumps(payload), content_type="application/json", HTTP_X_API_KEY=key
+    )
+    assert response.status_code == 201, response.content
+    ticket = Ticket.objects.get(number=int(response.content))
+    assert ticket.entries.filter(body="diskfull").exists()
+    assert all("\x00" not in entry.body for entry in ticket.entries.all())
+    base64_nul = "data:text/plain;base64,ZGlzawBmdWxs"  # "disk\0full"
+    xml = (
+        '<?xml version="1.0"?><ticket><name>Mon</name><email>mon@example.com</email><subject>Disk</subject>'
+        '<message type="text/plain" encoding="base64">ZGlzawBmdWxs</message></ticket>'
+    )
+    for body, kind in ((json.dumps({**payload, "message": base64_nul}), "application/json"), (xml, "application/xml")):
+        response = client.post(f"/api/tickets.{kind.split('/')[1]}", body, content_type=kind, HTTP_X_API_KEY=key)
+        assert response.status_code == 201, response.content
