@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Sequence
-from datetime import datetime, time
+from datetime import date, datetime, time
 from itertools import pairwise
 from typing import Any
 
@@ -429,12 +429,20 @@ class ReportForm(BootstrapMixin, forms.Form):
         ("week", "Week"),
         ("month", "Month"),
     ]
+    # Midnight of each day, in any time zone, and of the day after the end must be instants
+    # that Python and the database can hold.
+    DAYS = (date(1900, 1, 1), date(9998, 12, 31))
     start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"), label="From")
     end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"), label="To (inclusive)")
     group_by = forms.ChoiceField(choices=GROUPS, initial="plan", label="Per")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        first, last = self.DAYS
+        for name in ("start", "end"):
+            if data.get(name) and not first <= data[name] <= last:
+                self.add_error(name, f"Enter a date between {first} and {last}.")
+                data.pop(name, None)
         if data.get("start") and data.get("end") and data["end"] < data["start"]:
             self.add_error("end", "The end cannot be before the start.")
         if data.get("start") and data.get("end") and (data["end"] - data["start"]).days > 3 * 366:

@@ -209,10 +209,10 @@ def build_request(fields: dict[str, Any], client_ip: str) -> IntakeTicket:
         name=name,
         email=email,
         subject=single_line(subject, MAX_SUBJECT),
-        body=body,
-        body_html=body_html,
+        body=_without_nul(body),
+        body_html=_without_nul(body_html),
         phone=single_line(phone, 32),
-        user_notes=notes,
+        user_notes=_without_nul(notes),
         priority=priority,
         help_topic=topic,
         source=source,
@@ -222,12 +222,18 @@ def build_request(fields: dict[str, Any], client_ip: str) -> IntakeTicket:
     )
 
 
+def _without_nul(text: str) -> str:
+    """The text without NUL characters, which PostgreSQL cannot store in a text column (the
+    rest of what the client sent is kept)."""
+    return text.replace("\x00", "")
+
+
 def _as_id(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value if 0 < value < 2**63 else None
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 18:
+    if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) <= 18:
         return int(value.strip()) or None
     return None
 

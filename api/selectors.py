@@ -35,7 +35,7 @@ def tickets_search(*, tickets: QuerySet[Ticket], user: User, text: str) -> Query
         entries = entries.exclude(kind=EntryKind.NOTE)
     match = Q(subject__icontains=text) | Q(requester__email__icontains=text) | Q(requester__name__icontains=text)
     digits = text.lstrip("#")
-    if digits.isdigit() and len(digits) <= 18:
+    if digits.isdecimal() and len(digits) <= 18:  # not isdigit: int() refuses '²'
         match |= Q(number=int(digits))
     return tickets.filter(match | Exists(entries))
 

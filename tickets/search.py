@@ -36,7 +36,8 @@ def tickets_search(tickets: QuerySet[Ticket], query: str) -> QuerySet[Ticket]:
         return tickets.filter(requester__email__icontains=query)
     text = query.lstrip("#")
     found = _word_matches(text)
-    if text.isdigit():
+    # isdecimal, not isdigit: int() refuses digits such as '²' that isdigit accepts.
+    if text.isdecimal():
         # A number may also be a word in a subject ("error 404"), so both count.
         found.append(Ticket.objects.filter(number=int(text)).order_by().values("pk"))
     else:

@@ -177,6 +177,8 @@ class TicketFilterForm(StaffForm):
         ]
         for name in ("created_from", "updated_from"):
             fields[name].error_messages["invalid"] = "Enter a date such as 2026-01-31."
+        for name in ("created_from", "created_to", "updated_from", "updated_to"):
+            fields[name].validators.append(_day_in_range)
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -222,6 +224,16 @@ class TicketFilterForm(StaffForm):
         if data.get("q"):
             tickets = tickets_search(tickets, data["q"])
         return tickets
+
+
+# The days a filter may name: midnight of each, in any time zone, and the day after the last,
+# are instants that Python and the database can hold.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
+
+
+def _day_in_range(day: date) -> None:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise forms.ValidationError(f"Enter a date between {FIRST_DAY} and {LAST_DAY}.")
 
 
 def _day_start(day: date) -> datetime:

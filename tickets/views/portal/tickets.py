@@ -95,7 +95,7 @@ def ticket_open(request: HttpRequest) -> HttpResponse:
 
 def _topic_from_query(request: HttpRequest) -> int | None:
     topic = request.GET.get("topic", "")
-    return int(topic) if topic.isdigit() and len(topic) < 10 else None
+    return int(topic) if topic.isdecimal() and len(topic) < 10 else None  # not isdigit: int() refuses "²"
 
 
 def _open(request: HttpRequest, user: User | None, data: dict[str, Any]) -> Ticket:
@@ -163,7 +163,8 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     shown = request.GET.get("status", "open")
     if shown not in ("open", "closed", "all"):
         shown = "open"
-    query = request.GET.get("q", "").strip()[:100]
+    # No stored text holds a NUL, and PostgreSQL refuses one in a query: it is dropped.
+    query = request.GET.get("q", "").replace("\x00", "").strip()[:100]
     tickets = mine
     if shown == "open":
         tickets = tickets.filter(state__in=Status.ACTIVE_STATES)
@@ -187,7 +188,7 @@ def _search(query: str) -> Q:
     public_entries = ThreadEntry.objects.filter(ticket=OuterRef("pk"), kind__in=PUBLIC_KINDS, body__icontains=query)
     match = Q(subject__icontains=query) | Q(Exists(public_entries))
     digits = query.lstrip("#")
-    if digits.isdigit() and len(digits) < 19:
+    if digits.isdecimal() and len(digits) < 19:
         match |= Q(number=int(digits))
     return match
 

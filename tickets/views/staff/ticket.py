@@ -387,7 +387,7 @@ def _claim_or_release(request: HttpRequest, number: int, *, claim: bool) -> Http
     me = agent(request)
     ticket = _ticket(request, number)
     raw = request.POST.get("version", "")
-    if raw and not raw.isdigit():
+    if raw and not raw.isdecimal():
         messages.error(request, "The page was garbled; reload it and try again.")
         return redirect(ticket.get_staff_url())
     version = int(raw) if raw else None
