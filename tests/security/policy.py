@@ -494,8 +494,6 @@ POLICY: dict[str, Rule] = {
     "staff/admin/mail/templates/": _admin_page(methods=("GET",)),
     "staff/admin/mail/templates/<str:kind>/": _admin_page(lambda world, obj: {"kind": "status_link"}),
     "staff/admin/api/": _admin_page(methods=("GET",)),
-    "staff/admin/api/keys/new/": _admin_page(),
-    "staff/admin/api/keys/<int:key_id>/": _admin_page(lambda world, obj: {"key_id": world.objects["api_key"]}),
     "staff/admin/api/webhooks/new/": _admin_page(),
     "staff/admin/api/webhooks/<int:webhook_id>/": _admin_page(
         lambda world, obj: {"webhook_id": world.objects["webhook"]}
