@@ -15,7 +15,7 @@ from django.core.management import call_command
 from accounts.models import DepartmentMembership, Role, User
 from helpdesk.celery import app as celery_app
 from sla.models import SLAPlan
-from tests.support import Redis, free_port, need
+from tests.support import Redis, chromium, free_port, need
 from tickets.models import Department, HelpTopic, Priority, Status, TicketState
 
 PASSWORD = "correct-horse-battery"
@@ -133,3 +133,28 @@ def broker(redis: Redis, settings: object) -> Iterator[None]:
     conf.task_always_eager, conf.broker_url, conf.broker_connection_retry = saved
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def server(transactional_db: None, settings: object) -> Iterator[str]:
+    """The app on a free port of 127.0.0.1, in a thread of this process (same test database)."""
+    from pytest_django.live_server_helper import LiveServer
+
+    # Plain HTTP on loopback: cookies may not insist on HTTPS here.
+    settings.SESSION_COOKIE_SECURE = False  # type: ignore[attr-defined]
+    settings.CSRF_COOKIE_SECURE = False  # type: ignore[attr-defined]
+    live = LiveServer("127.0.0.1:0", start=False)
+    live._live_server_modified_settings.enable()
+    live.start()
+    try:
+        yield live.url
+    finally:
+        live.stop()
+        live._live_server_modified_settings.disable()
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """Headless Chromium (tests.support.chromium)."""
+    with chromium() as launched:
+        yield launched

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connections
 
 from sla.models import Schedule, SLAPlan
 from tests.conftest import PASSWORD
-from tests.support import chromium_path, need
+from tests.support import chromium
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -21,21 +20,10 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 @pytest.fixture
 def page(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[Any]:
-    need(chromium_path() is not None, "Chromium")
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-    # still plain synchronous ones.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     # The live server speaks plain HTTP.
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium_path(),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         page.set_default_timeout(20_000)
@@ -50,13 +38,7 @@ def page(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[Any]:
                 else None
             ),
         )
-        try:
-            yield page
-        finally:
-            browser.close()
-            # The ORM calls made while Playwright's loop runs get a connection of their own;
-            # close it, or the test database cannot be dropped.
-            connections.close_all()
+        yield page
         # A CSP violation (an inline script or style) shows as a console error.
         assert errors == []
 

@@ -8,48 +8,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connections
 
 from accounts.models import User
 from api.models import WebhookDelivery
 from api.services import webhook_create
 from tests.conftest import PASSWORD
 from tests.factories import ticket_open
-from tests.support import chromium_path, need
+from tests.support import chromium
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
 def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    need(chromium_path() is not None, "Chromium")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are
-    # plain synchronous code all the same.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=ARGS)
+    with chromium() as browser:
         context = browser.new_context()
         tab = context.new_page()
         tab.set_default_timeout(20000)
         yield tab
         context.close()
-        browser.close()
-        # ORM calls made while Playwright's loop ran used a connection of their own (Django keeps
-        # connections per context there); left open, PostgreSQL could not drop the test database.
-        connections.close_all()
 
 
 def watch(page: Any) -> tuple[list[str], list[str]]:

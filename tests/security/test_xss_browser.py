@@ -16,7 +16,6 @@ of defence, and this test proves the first, escaping and sanitising, on its own.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import formataddr
 from urllib.parse import quote
@@ -29,22 +28,12 @@ from accounts.models import User
 from inbound.services import email_ingest
 from notifications.models import EmailTemplate, NotificationKind
 from tests.conftest import PASSWORD
-from tests.support import chromium_path, need
 from tickets import services
 from tickets.canned import canned_response_create
 from tickets.models import Department, HelpTopic, Ticket
 from tickets.queues import saved_queue_create
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 # Each payload calls xss(<n>) when it runs; n = channel * 100 + payload number.
 PAYLOADS = [
@@ -99,40 +88,6 @@ DOM_SCAN = """() => {
 # What a person reads on the page: its text and what its form fields hold.
 SHOWN_TEXT = """() => document.body.innerText + [...document.querySelectorAll('textarea, input, option')]
   .map((el) => el.value + ' ' + (el.label || '')).join(' ')"""
-
-
-@pytest.fixture
-def server(transactional_db: None, settings) -> Iterator[str]:
-    from pytest_django.live_server_helper import LiveServer
-
-    # Plain HTTP on loopback: cookies may not insist on HTTPS here.
-    settings.SESSION_COOKIE_SECURE = False
-    settings.CSRF_COOKIE_SECURE = False
-    live = LiveServer("127.0.0.1:0", start=False)
-    live._live_server_modified_settings.enable()
-    live.start()
-    try:
-        yield live.url
-    finally:
-        live.stop()
-        live._live_server_modified_settings.disable()
-
-
-@pytest.fixture
-def browser(monkeypatch) -> Iterator[object]:
-    need(chromium_path() is not None, "Chromium")
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, timeout=30_000)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-            from django.db import connections
-
-            connections.close_all()
 
 
 def _sign_in(context, base: str, email: str, staff: bool) -> None:
