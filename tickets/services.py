@@ -221,10 +221,10 @@ def _choose_plan(*, sla_plan: SLAPlan | None, topic: HelpTopic | None, departmen
         department.default_sla_plan_id,
     ):
         if plan_id is not None:
-            plan = SLAPlan.objects.filter(pk=plan_id, is_active=True).first()
+            plan = clocks.plan_with_targets().filter(pk=plan_id, is_active=True).first()
             if plan is not None:
                 return plan
-    return SLAPlan.objects.filter(is_default=True, is_active=True).first()
+    return clocks.plan_with_targets().filter(is_default=True, is_active=True).first()
 
 
 # ---------------------------------------------------------------- creating
@@ -297,6 +297,8 @@ def ticket_create(
             updated_at=now,
             last_message_at=now,
         )
+        # The clocks are worked out first, so that the ticket's INSERT carries its due dates.
+        started = clocks.clocks_prepare(ticket=ticket, now=now, plan=ticket.sla_plan)
         _insert_with_number(ticket)
         entry = _entry(
             ticket=ticket,
@@ -328,7 +330,7 @@ def ticket_create(
             },
             at=now,
         )
-        clocks.clocks_start(ticket=ticket, actor=None, now=now)
+        clocks.clocks_start(ticket=ticket, actor=None, now=now, prepared=started)
         if assignee is None and help_topic is not None:
             if help_topic.auto_assign_to_id and _agent_may_hold(help_topic.auto_assign_to, department.pk):  # type: ignore[arg-type]
                 assignee = help_topic.auto_assign_to
@@ -338,7 +340,7 @@ def ticket_create(
             _assign(
                 ticket, assignee, actor=actor, now=now, data={"automatic": actor is None or actor.pk == requester.pk}
             )
-        ticket.save()
+            ticket.save(update_fields=["assignee"])
     return ticket
 
 
