@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import Model
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -80,7 +81,7 @@ def config_changed(**kwargs: Any) -> None:
         _bump()
 
 
-def connect(*models: type) -> None:
+def connect(*models: type[Model]) -> None:
     from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
 
     for model in models:

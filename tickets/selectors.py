@@ -39,8 +39,8 @@ def ticket_get_for_user(*, user: User, number: int | str, with_lock: bool = Fals
     if with_lock:
         related.append("lock__agent")
     # One row at most (the number is unique): no ORDER BY for the planner to consider.
-    ticket = tickets_visible_to(user).select_related(*related).filter(number=number).order_by()[:1]
-    ticket = next(iter(ticket), None)
+    found = tickets_visible_to(user).select_related(*related).filter(number=number).order_by()[:1]
+    ticket = next(iter(found), None)
     if ticket is None:
         raise Http404("No such ticket.")
     return ticket

@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -226,6 +227,10 @@ def _round_robin_agent(topic: HelpTopic) -> User | None:
     return chosen
 
 
+def _active_plan(plan_id: int) -> SLAPlan | None:
+    return clocks.plan_with_targets().filter(pk=plan_id, is_active=True).first()
+
+
 def _choose_plan(*, sla_plan: SLAPlan | None, topic: HelpTopic | None, department: Department) -> SLAPlan | None:
     """Set by an agent > the help topic's plan > the department's default > the system default."""
     for plan_id in (
@@ -236,7 +241,7 @@ def _choose_plan(*, sla_plan: SLAPlan | None, topic: HelpTopic | None, departmen
         if plan_id is not None:
             plan = config_cached(
                 f"sla-plan:{plan_id}",
-                lambda plan_id=plan_id: clocks.plan_with_targets().filter(pk=plan_id, is_active=True).first(),
+                partial(_active_plan, plan_id),
             )
             if plan is not None:
                 return plan
