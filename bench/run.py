@@ -184,31 +184,27 @@ def prepare_ours(cfg: Config) -> dict[str, Any]:
 
     found = marker(cfg, cfg.ours_db)
     wanted = {"tickets": cfg.size, "seed": cfg.seed, "migrations": migrations_fingerprint()}
-    if found.get("bench_data") and all(found.get(k) == v for k, v in wanted.items()):
-        log(f"reusing {cfg.ours_db}: {found['tickets']:,} tickets, seed {found['seed']}, loaded {found['anchor']}")
-        return found
     if found.get("bench_data") and all(found.get(k) == wanted[k] for k in ("tickets", "seed")):
-        # The same data on an older schema: the new migrations are applied to it, as they
-        # would be to a live desk (a migration that cannot be applied fails the run).
-        log(f"migrating {cfg.ours_db} forward ({found['tickets']:,} tickets, seed {found['seed']})")
-        started = time.monotonic()
+        # The same data: reused, with any migration not yet applied to it applied now, as it
+        # would be to a live desk (nothing to do when the schema is current; a migration that
+        # cannot be applied fails the run).
+        log(f"reusing {cfg.ours_db}: {found['tickets']:,} tickets, seed {found['seed']}, loaded {found['anchor']}")
         from django.db import connections
 
         connections.close_all()
-        manage(cfg, "migrate", "--noinput")
-        found.setdefault("migrated_forward", []).append(
-            {
-                "from": found.get("migrations"),
-                "to": wanted["migrations"],
-                "seconds": round(time.monotonic() - started, 1),
-            }
-        )
-        found["migrations"] = wanted["migrations"]
-        conn = psycopg2.connect(**cfg.dsn(cfg.ours_db))
-        try:
-            pgload.marker_write(conn, found)
-        finally:
-            conn.close()
+        started = time.monotonic()
+        applied = _migrate_forward(cfg)
+        if applied or found.get("migrations") != wanted["migrations"]:
+            log(f"  migrated forward: {', '.join(applied) or 'nothing to apply'}")
+            found.setdefault("migrated_forward", []).append(
+                {"applied": applied, "seconds": round(time.monotonic() - started, 1)}
+            )
+            found["migrations"] = wanted["migrations"]
+            conn = psycopg2.connect(**cfg.dsn(cfg.ours_db))
+            try:
+                pgload.marker_write(conn, found)
+            finally:
+                conn.close()
         return found
     log(f"loading {cfg.ours_db} with {cfg.size:,} tickets (seed {cfg.seed})")
     from django.db import connections
@@ -218,6 +214,26 @@ def prepare_ours(cfg: Config) -> dict[str, Any]:
     manage(cfg, "migrate", "--noinput")
     manage(cfg, "bench_data", "--tickets", str(cfg.size), "--seed", str(cfg.seed), stream=True)
     return marker(cfg, cfg.ours_db)
+
+
+def _migrate_forward(cfg: Config) -> list[str]:
+    """Apply the migrations the dataset lacks; the names of those applied."""
+    run = subprocess.run(
+        [str(BIN / "python"), "manage.py", "migrate", "--noinput", "--plan"],
+        cwd=ROOT,
+        env=cfg.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if run.returncode != 0:
+        raise RuntimeError(f"manage.py migrate --plan failed: {run.stderr[-2000:]}")
+    # "Planned operations:", then each migration's name unindented and its operations indented.
+    lines = run.stdout.splitlines()[1:]
+    pending = [line.strip() for line in lines if line.strip() and not line.startswith(" ")]
+    if pending:
+        manage(cfg, "migrate", "--noinput")
+    return pending
 
 
 def choose(cfg: Config) -> Picks:
