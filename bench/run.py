@@ -661,7 +661,10 @@ def main(argv: list[str] | None = None) -> int:
             cwd=ROOT,
         ).start()
         processes.append(celery)
-        ours = Site("ours", f"http://127.0.0.1:{cfg.ours_port}", cfg.dsn(cfg.ours_db), web, VAR / "capture" / "ours")
+        # The floors replay the pages' SQL with the session settings the project's connections
+        # have (helpdesk.settings: JIT off).
+        ours_dsn = {**cfg.dsn(cfg.ours_db), "options": "-c jit=off"}
+        ours = Site("ours", f"http://127.0.0.1:{cfg.ours_port}", ours_dsn, web, VAR / "capture" / "ours")
         ours.client.sign_in("/staff/login/", picks.agent_email, picks.agent_password)
         peer = None
         if peer_ok:
