@@ -662,8 +662,8 @@ def main(argv: list[str] | None = None) -> int:
         ).start()
         processes.append(celery)
         # The floors replay the pages' SQL with the session settings the project's connections
-        # have (helpdesk.settings: JIT off).
-        ours_dsn = {**cfg.dsn(cfg.ours_db), "options": "-c jit=off"}
+        # have (helpdesk.settings: JIT off, work_mem 32 MB).
+        ours_dsn = {**cfg.dsn(cfg.ours_db), "options": "-c jit=off -c work_mem=32MB"}
         ours = Site("ours", f"http://127.0.0.1:{cfg.ours_port}", ours_dsn, web, VAR / "capture" / "ours")
         ours.client.sign_in("/staff/login/", picks.agent_email, picks.agent_password)
         peer = None
