@@ -33,6 +33,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from api.models import DeliveryState, Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
+from helpdesk.config_cache import config_cached
 from tickets.models import EntryKind, EventKind, TicketEvent
 
 logger = logging.getLogger(__name__)
@@ -132,23 +133,28 @@ def webhook_payload(event: TicketEvent, event_type: str) -> dict[str, Any]:
     return payload
 
 
+def _active_webhooks() -> Any:
+    return Webhook.objects.filter(is_active=True).only("id", "events").order_by("pk")
+
+
 def webhooks_plan_for_event(event: TicketEvent) -> list[WebhookDelivery]:
     """Write a delivery row for each active endpoint that wants this event; send after commit."""
     event_type = EVENT_TYPES.get(event.kind)
     if event_type is None:
         return []
-    hooks = [h for h in Webhook.objects.filter(is_active=True).only("id", "events") if event_type in h.events]
+    listening = config_cached("webhooks-active", lambda: [(h.pk, list(h.events)) for h in _active_webhooks()])
+    hooks = [hook_id for hook_id, events in listening if event_type in events]
     if not hooks:
         return []
     payload = webhook_payload(event, event_type)
     rows = WebhookDelivery.objects.bulk_create(
         WebhookDelivery(
-            webhook_id=hook.pk,
+            webhook_id=hook_id,
             event_type=event_type,
             ticket_event=event,
             payload=payload,
         )
-        for hook in hooks
+        for hook_id in hooks
     )
     ids = [row.pk for row in rows if row.pk is not None]
     if len(ids) != len(rows):  # a backend that does not return ids from bulk inserts
@@ -160,7 +166,7 @@ def webhooks_plan_for_event(event: TicketEvent) -> list[WebhookDelivery]:
 def webhooks_plan_for_events(event_ids: Iterable[int]) -> int:
     """The bulk path's counterpart (the SLA sweep records its events in bulk): one query when
     no endpoint listens, and the per-event path for each event when one does."""
-    if not Webhook.objects.filter(is_active=True).exists():
+    if not config_cached("webhooks-active", lambda: [(h.pk, list(h.events)) for h in _active_webhooks()]):
         return 0
     events = TicketEvent.objects.filter(pk__in=list(event_ids)).select_related("ticket").order_by("id")
     return sum(len(webhooks_plan_for_event(event)) for event in events)

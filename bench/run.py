@@ -60,7 +60,7 @@ class Config:
     queue_url: str = "/staff/"
     queue_rows_url: str = ""
     ticket_url: str = "/staff/tickets/{number}/"
-    search_url: str = ""
+    search_url: str = "/staff/queues/all/?q={q}"
     dashboard_url: str = "/staff/dashboard/"
     api_url: str = "/api/tickets.json"
     api_clients: int = 8
@@ -184,8 +184,27 @@ def prepare_ours(cfg: Config) -> dict[str, Any]:
 
     found = marker(cfg, cfg.ours_db)
     wanted = {"tickets": cfg.size, "seed": cfg.seed, "migrations": migrations_fingerprint()}
-    if found.get("bench_data") and all(found.get(k) == v for k, v in wanted.items()):
+    if found.get("bench_data") and all(found.get(k) == wanted[k] for k in ("tickets", "seed")):
+        # The same data: reused, with any migration not yet applied to it applied now, as it
+        # would be to a live desk (nothing to do when the schema is current; a migration that
+        # cannot be applied fails the run).
         log(f"reusing {cfg.ours_db}: {found['tickets']:,} tickets, seed {found['seed']}, loaded {found['anchor']}")
+        from django.db import connections
+
+        connections.close_all()
+        started = time.monotonic()
+        applied = _migrate_forward(cfg)
+        if applied or found.get("migrations") != wanted["migrations"]:
+            log(f"  migrated forward: {', '.join(applied) or 'nothing to apply'}")
+            found.setdefault("migrated_forward", []).append(
+                {"applied": applied, "seconds": round(time.monotonic() - started, 1)}
+            )
+            found["migrations"] = wanted["migrations"]
+            conn = psycopg2.connect(**cfg.dsn(cfg.ours_db))
+            try:
+                pgload.marker_write(conn, found)
+            finally:
+                conn.close()
         return found
     log(f"loading {cfg.ours_db} with {cfg.size:,} tickets (seed {cfg.seed})")
     from django.db import connections
@@ -195,6 +214,26 @@ def prepare_ours(cfg: Config) -> dict[str, Any]:
     manage(cfg, "migrate", "--noinput")
     manage(cfg, "bench_data", "--tickets", str(cfg.size), "--seed", str(cfg.seed), stream=True)
     return marker(cfg, cfg.ours_db)
+
+
+def _migrate_forward(cfg: Config) -> list[str]:
+    """Apply the migrations the dataset lacks; the names of those applied."""
+    run = subprocess.run(
+        [str(BIN / "python"), "manage.py", "migrate", "--noinput", "--plan"],
+        cwd=ROOT,
+        env=cfg.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if run.returncode != 0:
+        raise RuntimeError(f"manage.py migrate --plan failed: {run.stderr[-2000:]}")
+    # "Planned operations:", then each migration's name unindented and its operations indented.
+    lines = run.stdout.splitlines()[1:]
+    pending = [line.strip() for line in lines if line.strip() and not line.startswith(" ")]
+    if pending:
+        manage(cfg, "migrate", "--noinput")
+    return pending
 
 
 def choose(cfg: Config) -> Picks:
@@ -324,9 +363,12 @@ def prepare_peer(cfg: Config, ours: dict[str, Any]) -> tuple[bool, str]:
         python = venv(PEER / ".venv", PEER / "requirements.txt")
     except subprocess.CalledProcessError as exc:
         return False, f"django-helpdesk could not be installed: {exc}"
-    wanted = {k: ours.get(k) for k in ("tickets", "seed", "anchor", "migrations")}
+    # The peer is loaded from the project's rows, which a later migration of ours does not change.
+    same = ("tickets", "seed", "anchor")
+    wanted = {k: ours.get(k) for k in (*same, "migrations")}
     found = marker(cfg, cfg.peer_db)
-    if found.get("peer_loader") == PEER_LOADER_VERSION and found.get("source") == wanted:
+    source = found.get("source") or {}
+    if found.get("peer_loader") == PEER_LOADER_VERSION and all(source.get(k) == wanted[k] for k in same):
         log(f"reusing {cfg.peer_db}: {found.get('tickets', 0):,} tickets")
         return True, ""
     log(f"loading {cfg.peer_db} from {cfg.ours_db}")
@@ -502,7 +544,7 @@ def parse(argv: list[str] | None = None) -> Config:
     parser.add_argument("--queue-url", default=defaults.queue_url)
     parser.add_argument("--queue-rows-url", default="", help="The queue with a page size, e.g. '/staff/?rows={rows}'.")
     parser.add_argument("--ticket-url", default=defaults.ticket_url, help="With {number} (or {id}).")
-    parser.add_argument("--search-url", default="", help="With {q}, e.g. '/staff/search/?q={q}'.")
+    parser.add_argument("--search-url", default=defaults.search_url, help="With {q}: the staff search (the All queue).")
     parser.add_argument("--dashboard-url", default=defaults.dashboard_url)
     parser.add_argument("--api-url", default=defaults.api_url)
     parser.add_argument("--api-tickets", type=int, help="Tickets the 8 API clients create.")
@@ -619,7 +661,10 @@ def main(argv: list[str] | None = None) -> int:
             cwd=ROOT,
         ).start()
         processes.append(celery)
-        ours = Site("ours", f"http://127.0.0.1:{cfg.ours_port}", cfg.dsn(cfg.ours_db), web, VAR / "capture" / "ours")
+        # The floors replay the pages' SQL with the session settings the project's connections
+        # have (helpdesk.settings: JIT off, work_mem 32 MB).
+        ours_dsn = {**cfg.dsn(cfg.ours_db), "options": "-c jit=off -c work_mem=32MB"}
+        ours = Site("ours", f"http://127.0.0.1:{cfg.ours_port}", ours_dsn, web, VAR / "capture" / "ours")
         ours.client.sign_in("/staff/login/", picks.agent_email, picks.agent_password)
         peer = None
         if peer_ok:

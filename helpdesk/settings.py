@@ -112,6 +112,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+        _session = []
+        # PostgreSQL compiles any query it estimates as costly (the queue counts and the
+        # dashboard over a large desk) to machine code first, which takes 50-150 ms, more than
+        # running it: off for the help desk's short queries (DATABASE_JIT=true turns it back on).
+        if not env.bool("DATABASE_JIT", default=False):
+            _session.append("-c jit=off")
+        # A full-text search for a common word matches hundreds of thousands of thread entries:
+        # with the default 4 MB their bitmap goes lossy and every entry of the pages it names is
+        # parsed again (minutes on a million tickets); 32 MB keeps it exact.
+        _session.append(f"-c work_mem={env.str('DATABASE_WORK_MEM', default='32MB')}")
+        _options = DATABASES["default"].setdefault("OPTIONS", {})
+        _options["options"] = " ".join([_options.get("options", ""), *_session]).strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: broker, cache and rate-limit counters. Unset: a file-system broker and cache in var/.

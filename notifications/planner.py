@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import DepartmentMembership, User
+from helpdesk.config_cache import config_cached
 from notifications.models import (
     REQUESTER_KINDS,
     Notification,
@@ -82,11 +83,16 @@ def recipients_for(event: TicketEvent) -> list[tuple[NotificationKind, User]]:
 
 
 def _switched_off(department_id: int | None) -> set[str]:
-    """The kinds switched off globally or for this department (one query)."""
-    rows = NotificationSetting.objects.filter(enabled=False).filter(
-        Q(department__isnull=True) | Q(department_id=department_id)
-    )
-    return set(rows.values_list("kind", flat=True))
+    """The kinds switched off globally or for this department (one query, kept per process
+    until a setting changes)."""
+
+    def load() -> frozenset[str]:
+        rows = NotificationSetting.objects.filter(enabled=False).filter(
+            Q(department__isnull=True) | Q(department_id=department_id)
+        )
+        return frozenset(rows.values_list("kind", flat=True))
+
+    return set(config_cached(f"notifications-off:{department_id}", load))
 
 
 def notifications_plan_for_event(event: TicketEvent) -> list[Notification]:

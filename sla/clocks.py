@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.db.models import QuerySet
 
 from accounts.models import User
 from sla import deadlines
@@ -41,14 +42,13 @@ class PlanContext:
     pause_status_ids: frozenset[int]
 
     @classmethod
-    def for_ticket(cls, ticket: Ticket) -> PlanContext | None:
+    def for_ticket(cls, ticket: Ticket, plan: SLAPlan | None = None) -> PlanContext | None:
+        """The ticket's plan context; `plan`, when the caller has just read the ticket's plan
+        with `plan_with_targets`, spares reading it again."""
         if ticket.sla_plan_id is None:
             return None
-        plan = (
-            SLAPlan.objects.select_related("schedule")
-            .prefetch_related("priority_targets", "pause_statuses", "schedule__intervals", "schedule__holidays")
-            .get(pk=ticket.sla_plan_id)
-        )
+        if plan is None or plan.pk != ticket.sla_plan_id:
+            plan = plan_with_targets().get(pk=ticket.sla_plan_id)
         return cls(
             plan=plan,
             calendar=plan.calendar(),
@@ -71,6 +71,13 @@ class PlanContext:
 
     def pauses(self, ticket: Ticket) -> bool:
         return ticket.status_id in self.pause_status_ids
+
+
+def plan_with_targets() -> QuerySet[SLAPlan]:
+    """SLA plans with what a plan context needs: schedule, targets, pause statuses."""
+    return SLAPlan.objects.select_related("schedule").prefetch_related(
+        "priority_targets", "pause_statuses", "schedule__intervals", "schedule__holidays"
+    )
 
 
 def _locked_clocks(ticket: Ticket) -> dict[str, TicketClock]:
@@ -169,16 +176,35 @@ def _new_clock(
     return clock
 
 
-def clocks_start(*, ticket: Ticket, actor: User | None, now: datetime) -> None:
-    """A new ticket: start its first-response and resolution clocks."""
-    ctx = PlanContext.for_ticket(ticket)
+def clocks_prepare(*, ticket: Ticket, now: datetime, plan: SLAPlan | None = None) -> dict[str, TicketClock]:
+    """The first-response and resolution clocks of a ticket about to be inserted, unsaved, with
+    their due instants copied onto it (so that its INSERT carries them); `clocks_start` saves
+    them once the ticket has its id. `plan` as for `PlanContext.for_ticket`."""
+    ctx = PlanContext.for_ticket(ticket, plan)
     clocks: dict[str, TicketClock] = {}
     if ctx is not None:
         for target in (ClockTarget.FIRST_RESPONSE, ClockTarget.RESOLUTION):
             seconds = ctx.targets[target]
             if seconds:
-                clocks[target] = clock = _new_clock(ticket, target, seconds, ctx, now)
-                _event(ticket, EventKind.SLA_STARTED, clock, actor, now, plan=ctx.plan.name if ctx.plan else "")
+                clock = TicketClock(target=target, target_seconds=seconds, elapsed_seconds=0, started_at=now)
+                _start(clock, ticket, ctx, now)
+                clocks[target] = clock
+    _sync_ticket(ticket, clocks)
+    return clocks
+
+
+def clocks_start(
+    *, ticket: Ticket, actor: User | None, now: datetime, prepared: dict[str, TicketClock] | None = None
+) -> None:
+    """A new ticket: start its first-response and resolution clocks (those of `clocks_prepare`
+    when given, in one INSERT)."""
+    clocks = clocks_prepare(ticket=ticket, now=now) if prepared is None else prepared
+    for clock in clocks.values():
+        clock.ticket = ticket
+    TicketClock.objects.bulk_create(list(clocks.values()))
+    plan_name = ticket.sla_plan.name if ticket.sla_plan_id and ticket.sla_plan else ""
+    for clock in clocks.values():
+        _event(ticket, EventKind.SLA_STARTED, clock, actor, now, plan=plan_name)
     _sync_ticket(ticket, clocks)
 
 

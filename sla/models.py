@@ -177,7 +177,8 @@ class TicketClock(models.Model):
     runs (breached_at, set by the sweep); it may still be met afterwards, late.
     """
 
-    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="clocks")
+    # Indexed by clock_ticket_target_unique (ticket_id, target).
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="clocks", db_index=False)
     target = models.CharField(max_length=16, choices=ClockTarget.choices)
     state = models.CharField(max_length=16, choices=ClockState.choices, default=ClockState.RUNNING)
     target_seconds = models.PositiveIntegerField()

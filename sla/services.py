@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
+from helpdesk.config_cache import config_changed
 from sla import deadlines
 from sla.bulk import batched
 from sla.models import (
@@ -562,6 +563,7 @@ def sla_plan_delete(*, plan: SLAPlan) -> bool:
     if sla_plan_in_use(plan):
         SLAPlan.objects.filter(pk=plan.pk).update(is_active=False)
         plan.is_active = False
+        config_changed()
         logger.info("SLA plan %r deactivated (in use)", plan.name)
         return False
     logger.info("SLA plan %r deleted", plan.name)

@@ -205,3 +205,19 @@ def test_a_session_saved_over_a_lost_connection_is_saved_again_not_answered_400(
     store.save()
     assert closed == [1]
     assert Session.objects.get(session_key=store.session_key).get_decoded()["opened"] == {"number": 2}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_postgresql_connections_run_without_jit_and_with_room_for_searches() -> None:
+    """JIT compilation costs the queue counts and the dashboard more than it saves; a search
+    for a common word needs more than the default 4 MB to stay exact."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL setting")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
+        cursor.execute("SHOW work_mem")
+        assert cursor.fetchone()[0] == "32MB"

@@ -15,6 +15,7 @@ from inbound.services import email_ingest
 from tests import mailkit
 from tests.factories import EndUserFactory, ticket_open
 from tickets import services
+from tickets.locks import ticket_lock_acquire, ticket_lock_release
 from tickets.models import Attachment, CannedResponse, EntryKind, EventKind, Ticket, TicketState
 
 pytestmark = pytest.mark.django_db
@@ -155,7 +156,7 @@ def test_the_ticket_page_costs_the_same_queries_for_a_short_or_long_thread(
 ) -> None:
     CannedResponse.objects.create(title="Thanks", body="Thank you, %{requester.first_name}.")
     client.force_login(john)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         assert client.get(url(outage)).status_code == 200
     for i in range(10):
         services.ticket_add_message(
@@ -166,10 +167,20 @@ def test_the_ticket_page_costs_the_same_queries_for_a_short_or_long_thread(
     services.ticket_add_collaborator(ticket=outage, actor=john, user=EndUserFactory())
     services.ticket_link(ticket=outage, other=ticket_open(karen, "Related"), actor=john)
     client.force_login(john)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         response = client.get(url(outage))
     assert response.status_code == 200
     assert len([k for k, _ in response.context["timeline"] if k == "entry"]) == 31
+    # Another agent writing a reply: the page names them, still at the same cost.
+    ticket_lock_acquire(ticket=outage, agent=jane)
+    with django_assert_num_queries(12):
+        response = client.get(url(outage))
+    assert f"{jane.name} is writing a reply to this ticket." in response.content.decode()
+    ticket_lock_release(ticket=outage, agent=jane)
+    ticket_lock_acquire(ticket=outage, agent=john)
+    with django_assert_num_queries(12):
+        response = client.get(url(outage))
+    assert response.context["lock"].held and "is writing a reply" not in response.content.decode()
 
 
 # ---------------------------------------------------------------- the thread

@@ -34,16 +34,24 @@ class ReferenceData:
     agents: list[Choice] = field(default_factory=list)  # extra: the user's kind
     # agent id -> the ids of the departments they belong to
     memberships: dict[int, set[int]] = field(default_factory=dict)
+    _agents_by_id: dict[int, Choice] | None = field(default=None, repr=False, compare=False)
 
     def pairs(self, kind: str) -> list[tuple[int, str]]:
         return [(c.id, c.name) for c in getattr(self, kind)]
 
     def may_hold(self, agent_id: int, department_id: int) -> bool:
         """Whether the agent can be given tickets of the department (as the services decide)."""
-        agent = next((a for a in self.agents if a.id == agent_id), None)
+        agent = self.agents_by_id.get(agent_id)
         return agent is not None and (
             agent.extra == User.Kind.ADMIN or department_id in self.memberships.get(agent_id, set())
         )
+
+    @property
+    def agents_by_id(self) -> dict[int, Choice]:
+        # Built once: the transfer form asks for every agent and department (200 x 20 here).
+        if self._agents_by_id is None or len(self._agents_by_id) != len(self.agents):
+            self._agents_by_id = {a.id: a for a in self.agents}
+        return self._agents_by_id
 
     def holders(self, department_id: int) -> list[Choice]:
         return [a for a in self.agents if self.may_hold(a.id, department_id)]

@@ -63,11 +63,12 @@ def ticket_lock_release(*, ticket: Ticket, agent: User) -> None:
 
 
 def ticket_lock_state(
-    *, ticket: Ticket, agent: User, now: datetime | None = None, lock: TicketLock | None = None
+    *, ticket: Ticket, agent: User, now: datetime | None = None, lock: TicketLock | None = None, free: bool = False
 ) -> LockState:
-    """Who holds the ticket's lock now, as `agent` sees it. Pass `lock` when already read."""
+    """Who holds the ticket's lock now, as `agent` sees it. Pass `lock` when already read,
+    or `free` when it was read and there is none."""
     now = now or timezone.now()
-    if lock is None:
+    if lock is None and not free:
         lock = TicketLock.objects.select_related("agent").filter(ticket_id=ticket.pk).first()
     if lock is None or lock.expires_at <= now:
         return LockState(held=False, holder="", expires_at=None)

@@ -139,7 +139,11 @@ class TicketSource(models.TextChoices):
 class Ticket(models.Model):
     number = models.PositiveBigIntegerField(unique=True, editable=False)
     subject = models.CharField(max_length=255)
-    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tickets")
+    # Indexed by ticket_requester_idx (requester_id, updated_at), which also serves lookups by
+    # requester alone: a second index on the column would only slow every write.
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tickets", db_index=False
+    )
     collaborators = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="collaborating_tickets")
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="tickets")
     help_topic = models.ForeignKey(HelpTopic, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
@@ -147,8 +151,14 @@ class Ticket(models.Model):
     status = models.ForeignKey(Status, on_delete=models.PROTECT, related_name="tickets")
     # Copied from status.state by the services, so that queues filter on one column.
     state = models.CharField(max_length=16, choices=TicketState.choices, default=TicketState.OPEN, editable=False)
+    # Indexed by ticket_assignee_idx (assignee_id, state).
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_tickets"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+        db_index=False,
     )
     sla_plan = models.ForeignKey(
         "sla.SLAPlan", null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
@@ -214,7 +224,8 @@ class EntryKind(models.TextChoices):
 class ThreadEntry(models.Model):
     """One post in a ticket's thread. Notes are internal: never shown to end users."""
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="entries")
+    # Indexed by entry_ticket_idx (ticket_id, created_at).
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="entries", db_index=False)
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     # The name shown for the author, kept as written (an email's From name, "System").
@@ -317,7 +328,8 @@ class EventKind(models.TextChoices):
 class TicketEvent(models.Model):
     """The audit trail: who changed what, from what, to what, when. Also the source of alerts."""
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    # Indexed by event_ticket_idx (ticket_id, created_at).
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=32, choices=EventKind.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     from_value = models.CharField(max_length=255, blank=True)

@@ -25,20 +25,22 @@ def tickets_visible_to(user: User) -> QuerySet[Ticket]:
     return tickets.filter(Q(requester_id=user.pk) | Exists(collaborating))
 
 
-def ticket_get_for_user(*, user: User, number: int | str) -> Ticket:
-    """The ticket with this number if `user` may see it; 404 otherwise, whether or not it exists."""
+def ticket_get_for_user(*, user: User, number: int | str, with_lock: bool = False) -> Ticket:
+    """The ticket with this number if `user` may see it; 404 otherwise, whether or not it exists.
+
+    `with_lock` reads its reply lock and the lock's holder in the same query (the staff
+    ticket page shows them); `ticket.lock` then raises TicketLock.DoesNotExist when free.
+    """
     try:
         number = int(number)
     except (TypeError, ValueError):
         raise Http404("No such ticket.") from None
-    ticket = (
-        tickets_visible_to(user)
-        .select_related(
-            "requester", "department", "help_topic", "priority", "status", "assignee", "sla_plan", "merged_into"
-        )
-        .filter(number=number)
-        .first()
-    )
+    related = ["requester", "department", "help_topic", "priority", "status", "assignee", "sla_plan", "merged_into"]
+    if with_lock:
+        related.append("lock__agent")
+    # One row at most (the number is unique): no ORDER BY for the planner to consider.
+    found = tickets_visible_to(user).select_related(*related).filter(number=number).order_by()[:1]
+    ticket = next(iter(found), None)
     if ticket is None:
         raise Http404("No such ticket.")
     return ticket

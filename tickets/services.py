@@ -14,12 +14,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import DepartmentMembership, Perm, User
+from helpdesk.config_cache import config_cached
 from sla import clocks, deadlines
 from sla.models import SLAPlan
 from tickets.attachments import Upload, attachments_check, attachments_save, files_removed_on_error
@@ -85,9 +87,21 @@ def _bodies(body: str, body_html: str) -> tuple[str, str]:
 
 
 def _default_status(state: TicketState) -> Status:
-    status = Status.objects.filter(state=state).order_by("-is_default", "order", "id").first()
+    status = _default_status_or_none(state)
     if status is None:
         raise InvalidTransition(f"No status is configured for the state {state.label!r}.")
+    return status
+
+
+def _default_status_or_none(state: TicketState) -> Status | None:
+    return Status.objects.filter(state=state).order_by("-is_default", "order", "id").first()
+
+
+def _default_open_status() -> Status:
+    """The status new tickets get (kept per process: read for every ticket created)."""
+    status = config_cached("open-status", lambda: _default_status_or_none(TicketState.OPEN))
+    if status is None:
+        raise InvalidTransition(f"No status is configured for the state {TicketState.OPEN.label!r}.")
     return status
 
 
@@ -212,6 +226,10 @@ def _round_robin_agent(topic: HelpTopic) -> User | None:
     return chosen
 
 
+def _active_plan(plan_id: int) -> SLAPlan | None:
+    return clocks.plan_with_targets().filter(pk=plan_id, is_active=True).first()
+
+
 def _choose_plan(*, sla_plan: SLAPlan | None, topic: HelpTopic | None, department: Department) -> SLAPlan | None:
     """Set by an agent > the help topic's plan > the department's default > the system default."""
     for plan_id in (
@@ -220,10 +238,15 @@ def _choose_plan(*, sla_plan: SLAPlan | None, topic: HelpTopic | None, departmen
         department.default_sla_plan_id,
     ):
         if plan_id is not None:
-            plan = SLAPlan.objects.filter(pk=plan_id, is_active=True).first()
+            plan = config_cached(
+                f"sla-plan:{plan_id}",
+                partial(_active_plan, plan_id),
+            )
             if plan is not None:
                 return plan
-    return SLAPlan.objects.filter(is_default=True, is_active=True).first()
+    return config_cached(
+        "sla-plan:default", lambda: clocks.plan_with_targets().filter(is_default=True, is_active=True).first()
+    )
 
 
 # ---------------------------------------------------------------- creating
@@ -267,11 +290,15 @@ def ticket_create(
     if help_topic is not None and not help_topic.is_public and not (actor and actor.is_agent):
         raise InvalidInput("help_topic", "This help topic is not available.")
     department = department or (help_topic.department if help_topic else None)
-    department = department or Department.objects.filter(is_active=True).order_by("id").first()
+    department = department or config_cached(
+        "first-department", lambda: Department.objects.filter(is_active=True).order_by("id").first()
+    )
     if department is None or not department.is_active:
         raise InvalidInput("department", "No department can take this ticket.")
     priority = (
-        priority or (help_topic.priority if help_topic else None) or Priority.objects.filter(is_default=True).first()
+        priority
+        or (help_topic.priority if help_topic else None)
+        or config_cached("default-priority", lambda: Priority.objects.filter(is_default=True).first())
     )
     if priority is None:
         raise InvalidInput("priority", "No priority is configured.")
@@ -287,7 +314,7 @@ def ticket_create(
             department=department,
             help_topic=help_topic,
             priority=priority,
-            status=_default_status(TicketState.OPEN),
+            status=_default_open_status(),
             state=TicketState.OPEN,
             sla_plan=_choose_plan(sla_plan=sla_plan, topic=help_topic, department=department),
             source=source,
@@ -296,6 +323,8 @@ def ticket_create(
             updated_at=now,
             last_message_at=now,
         )
+        # The clocks are worked out first, so that the ticket's INSERT carries its due dates.
+        started = clocks.clocks_prepare(ticket=ticket, now=now, plan=ticket.sla_plan)
         _insert_with_number(ticket)
         entry = _entry(
             ticket=ticket,
@@ -327,7 +356,7 @@ def ticket_create(
             },
             at=now,
         )
-        clocks.clocks_start(ticket=ticket, actor=None, now=now)
+        clocks.clocks_start(ticket=ticket, actor=None, now=now, prepared=started)
         if assignee is None and help_topic is not None:
             if help_topic.auto_assign_to_id and _agent_may_hold(help_topic.auto_assign_to, department.pk):  # type: ignore[arg-type]
                 assignee = help_topic.auto_assign_to
@@ -337,7 +366,7 @@ def ticket_create(
             _assign(
                 ticket, assignee, actor=actor, now=now, data={"automatic": actor is None or actor.pk == requester.pk}
             )
-        ticket.save()
+            ticket.save(update_fields=["assignee"])
     return ticket
 
 

@@ -43,7 +43,16 @@ from tickets.forms.staff import (
     form_error_from,
 )
 from tickets.locks import ticket_lock_acquire, ticket_lock_release, ticket_lock_state
-from tickets.models import Attachment, CannedResponse, EntryKind, EventKind, ThreadEntry, Ticket, TicketEvent
+from tickets.models import (
+    Attachment,
+    CannedResponse,
+    EntryKind,
+    EventKind,
+    ThreadEntry,
+    Ticket,
+    TicketEvent,
+    TicketLock,
+)
 from tickets.permissions import ticket_allows
 from tickets.sanitize import entry_html
 from tickets.selectors import (
@@ -145,6 +154,17 @@ def _form(
     raise Http404
 
 
+def _lock_state(ticket: Ticket, me: User) -> Any:
+    """The reply lock as the page shows it, from the ticket's query when it read the lock."""
+    if "lock" not in ticket._state.fields_cache:
+        return ticket_lock_state(ticket=ticket, agent=me)
+    try:
+        lock = ticket.lock
+    except TicketLock.DoesNotExist:
+        lock = None
+    return ticket_lock_state(ticket=ticket, agent=me, lock=lock, free=lock is None)
+
+
 PANELS = ("reply", "note", "assign", "transfer", "priority", "sla", "topic", "status", "due", "collaborators")
 
 
@@ -206,7 +226,7 @@ def _page(
         "collaborators": list(ticket.collaborators.all()),
         "linked": [t for t in related if t.merged_into_id != ticket.pk],
         "merged_here": [t for t in related if t.merged_into_id == ticket.pk],
-        "lock": ticket_lock_state(ticket=ticket, agent=me),
+        "lock": _lock_state(ticket, me),
         "forms": panels,
         "open_panels": set(bound or {}),
         "can": can,
@@ -221,7 +241,7 @@ def _page(
 
 @agent_required
 def ticket(request: HttpRequest, number: int) -> HttpResponse:
-    return _page(request, _ticket(request, number))
+    return _page(request, ticket_get_for_user(user=agent(request), number=number, with_lock=True))
 
 
 def _after(request: HttpRequest, ticket: Ticket) -> HttpResponse:
