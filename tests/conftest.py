@@ -158,3 +158,31 @@ def browser() -> Iterator[object]:
     """Headless Chromium (tests.support.chromium)."""
     with chromium() as launched:
         yield launched
+
+
+@pytest.fixture
+def api_tokens(seed: None, karen: User, ken: User, settings: object) -> Iterator[dict[str, str]]:
+    """The seed cast with a ticket each for Karen and Ken, and an API token for John, Karen and
+    the admin, for tests that call the API through the real WSGI app (schemathesis)."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    from api.services import api_token_issue
+    from tests.factories import ticket_open
+
+    # Throttles would answer 429 to a fuzzer; they are tested on their own.
+    settings.API_THROTTLE_USER = settings.API_THROTTLE_ANON = settings.API_THROTTLE_LOGIN = ""  # type: ignore[attr-defined]
+    cache.clear()
+    ticket_open(karen, "Entire mobile/online banking system is down")
+    ticket_open(ken, "Excel not working")
+    tokens = {
+        email.split("@")[0]: api_token_issue(user=User.objects.get(email=email))[1]
+        for email in ("john@example.com", "karen@example.com", "admin@example.com")
+    }
+    # The WSGI app's end-of-request handler would close the test's connection (and end its
+    # transaction); keep it, as Django's test client does.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield tokens
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)

@@ -9,15 +9,11 @@ server error. Bounded: a few examples per operation (API_AUTH_FUZZ_EXAMPLES).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
-from django.core import signals
-from django.core.cache import cache
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -25,33 +21,13 @@ from schemathesis.specs.openapi.checks import ignored_auth
 
 from accounts.models import User
 from api.services import api_token_issue, api_token_revoke
-from tests.factories import ticket_open
 
 EXAMPLES = int(os.environ.get("API_AUTH_FUZZ_EXAMPLES", "3"))
 
 
 @pytest.fixture
-def _connection_kept() -> Iterator[None]:
-    """The calls go through the real WSGI app, whose end-of-request handler would close the
-    test's connection (and its transaction): keep it, as Django's test client does."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    yield
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
-
-
-@pytest.fixture
-def tokens(_connection_kept: None, seed: None, karen: User, ken: User, settings: Any) -> dict[str, str]:
-    # A fuzzer trips the throttles, which are tested on their own.
-    settings.API_THROTTLE_USER = settings.API_THROTTLE_ANON = settings.API_THROTTLE_LOGIN = ""
-    cache.clear()
-    ticket_open(karen, "Entire mobile/online banking system is down")
-    ticket_open(ken, "Excel not working")
-    tokens = {
-        email.split("@")[0]: api_token_issue(user=User.objects.get(email=email))[1]
-        for email in ("john@example.com", "karen@example.com", "admin@example.com")
-    }
+def tokens(api_tokens: dict[str, str]) -> dict[str, str]:
+    tokens = dict(api_tokens)
     revoked, tokens["revoked"] = api_token_issue(user=User.objects.get(email="john@example.com"))
     api_token_revoke(token=revoked)
     return tokens
